@@ -1,0 +1,112 @@
+"""The in-memory shape of a portfolio: the frames every analysis takes.
+
+The store reads these from SQLite; tests build them by hand. Keeping one
+definition here means an analysis never needs to know where its data came from.
+
+Column contract (pandas 3: text columns are ``str`` dtype, missing = NA/NaN/NaT):
+
+accounts       account_id, name, segment ('enterprise' | 'mid-market' | 'smb'),
+               industry, region, employees (float, NaN = unknown),
+               employees_prev (float), annual_revenue (float), owner, sales_rep,
+               created_at (datetime64)
+products       product_id, name, family, list_price (float, monthly per unit),
+               unit ('seat' | 'flat' | 'usage'), department
+subscriptions  account_id, product_id, start_date (datetime64),
+               end_date (datetime64, NaT = evergreen), quantity (int),
+               mrr (float), status ('active' | 'churned' | 'trial'),
+               churned_at (datetime64)
+contacts       account_id, name, email, title, department,
+               role ('decision_maker' | 'champion' | 'evaluator' | 'user' |
+               'billing' | NA), last_contacted_at (datetime64)
+activities     account_id, date (datetime64), kind ('call' | 'meeting' |
+               'email' | 'qbr' | 'ticket' | 'note'), subject, product_id,
+               sentiment ('positive' | 'neutral' | 'negative' | NA)
+nps            account_id, date (datetime64), score (int 0-10), email
+bundles        bundle_id, name, product_ids (';'-joined), price (float, NaN),
+               discount_pct (float, NaN)
+usage_monthly  account_id, product_id, period (datetime64, first of month),
+               active_users, licensed_seats, logins, key_events (float, NaN)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+SEGMENTS = ("enterprise", "mid-market", "smb")
+QUADRANTS = ("fix-and-expand", "rescue", "expand", "nurture")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": (
+        "account_id", "name", "segment", "industry", "region", "employees",
+        "employees_prev", "annual_revenue", "owner", "sales_rep", "created_at",
+    ),
+    "products": ("product_id", "name", "family", "list_price", "unit", "department"),
+    "subscriptions": (
+        "account_id", "product_id", "start_date", "end_date", "quantity", "mrr",
+        "status", "churned_at",
+    ),
+    "contacts": (
+        "account_id", "name", "email", "title", "department", "role", "last_contacted_at",
+    ),
+    "activities": ("account_id", "date", "kind", "subject", "product_id", "sentiment"),
+    "nps": ("account_id", "date", "score", "email"),
+    "bundles": ("bundle_id", "name", "product_ids", "price", "discount_pct"),
+    "usage_monthly": (
+        "account_id", "product_id", "period", "active_users", "licensed_seats",
+        "logins", "key_events",
+    ),
+}
+
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": ("created_at",),
+    "subscriptions": ("start_date", "end_date", "churned_at"),
+    "contacts": ("last_contacted_at",),
+    "activities": ("date",),
+    "nps": ("date",),
+    "usage_monthly": ("period",),
+}
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty frame with the table's columns, for optional files never imported."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS[table]})
+
+
+@dataclass
+class Portfolio:
+    """Every table of a book of accounts except raw usage, which stays in SQL at scale."""
+
+    accounts: pd.DataFrame
+    products: pd.DataFrame
+    subscriptions: pd.DataFrame
+    contacts: pd.DataFrame = field(default_factory=lambda: empty("contacts"))
+    activities: pd.DataFrame = field(default_factory=lambda: empty("activities"))
+    nps: pd.DataFrame = field(default_factory=lambda: empty("nps"))
+    bundles: pd.DataFrame = field(default_factory=lambda: empty("bundles"))
+
+
+def owned_as_of(subscriptions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Subscriptions that made an account own a product on ``as_of``.
+
+    Today that is exactly the ``active`` ones (the contract's definition of
+    owning); for a past date a churned subscription still counted until it
+    churned. Trials never count. Returns the matching subscription rows.
+    """
+    as_of = pd.Timestamp(as_of)
+    started = subscriptions["start_date"] <= as_of
+    active = subscriptions["status"] == "active"
+    churned_later = (subscriptions["status"] == "churned") & (
+        subscriptions["churned_at"] > as_of
+    )
+    return subscriptions[started & (active | churned_later)]
+
+
+def ownership_matrix(
+    subscriptions: pd.DataFrame, account_ids: pd.Index, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Boolean one-hot frame: one row per account in ``account_ids``, one column per product owned by anyone."""
+    held = owned_as_of(subscriptions, as_of)[["account_id", "product_id"]].drop_duplicates()
+    matrix = pd.crosstab(held["account_id"], held["product_id"]).astype(bool)
+    return matrix.reindex(account_ids, fill_value=False)

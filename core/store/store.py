@@ -1,0 +1,410 @@
+"""The Quadrant store: the one module in core/ that touches SQLite.
+
+Analyses receive frames from here and hand frames back; user state (to-do
+status, notes, snoozes, outcomes, settings, playbooks) is written only by
+explicit user actions, never by an import or a recompute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from platformdirs import user_data_dir
+
+from core.frames import COLUMNS, Portfolio
+from core.settings import resolve, validate
+from core.store import frames_io
+from core.store.connection import check_file, check_identity, connect, migrate, write_lock
+from core.store.errors import StoreError, translate
+
+IMPORT_KEYS: dict[str, tuple[str, ...]] = {
+    "accounts": ("account_id",),
+    "products": ("product_id",),
+    "bundles": ("bundle_id",),
+    "subscriptions": ("account_id", "product_id", "start_date"),
+    "contacts": ("account_id", "email"),
+    "activities": ("activity_key",),
+    "nps": ("account_id", "date", "email"),
+    "usage": ("account_id", "product_id", "period"),
+    "usage_extra": ("account_id", "product_id", "period", "metric"),
+}
+DATA_TABLES = ("accounts", "products", "subscriptions", "contacts", "activities", "nps", "bundles")
+
+
+def default_path() -> Path:
+    """``QUADRANT_DB`` when set, else ``quadrant.db`` in the per-user data folder."""
+    env = os.environ.get("QUADRANT_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(user_data_dir("quadrant", appauthor=False)) / "quadrant.db"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """A Quadrant store file; each thread gets its own connection."""
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        self.path = Path(path).expanduser()
+        self._local = threading.local()
+        self.backup_written: str | None = None
+        check_file(self.path)
+        if not self.path.exists() and not create:
+            raise StoreError(f"There is no store at {self.path}.")
+        if self.path.exists() and self.path.stat().st_size > 0:
+            probe = connect(self.path, readonly=True)
+            try:
+                check_identity(probe, self.path)
+            finally:
+                probe.close()
+        conn = self.conn
+        if self._needs_migration(conn):
+            self.backup_written = migrate(conn, self.path)
+        self._seed_playbooks()
+
+    @classmethod
+    def open_default(cls, path: Path | str | None = None) -> Store:
+        """The store a command line names, creating the per-user folder for the default path."""
+        if path is None:
+            path = default_path()
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    # -- connections -------------------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _needs_migration(self, conn: sqlite3.Connection) -> bool:
+        from core.store.schema import KNOWN_MIGRATIONS
+
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "_sqlite_migrations" not in tables:
+            return True
+        count = conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+        return count < len(KNOWN_MIGRATIONS)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write transaction; SQLite errors become StoreError messages."""
+        try:
+            with write_lock(self.conn, self.path) as conn:
+                yield conn
+        except sqlite3.Error as error:
+            raise translate(error, str(self.path)) from None
+
+    def query(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
+        try:
+            return frames_io.read_frame(self.conn, sql, params)
+        except sqlite3.Error as error:
+            raise translate(error, str(self.path)) from None
+
+    def scalar(self, sql: str, params: list | tuple = ()) -> Any:
+        try:
+            row = self.conn.execute(sql, list(params)).fetchone()
+        except sqlite3.Error as error:
+            raise translate(error, str(self.path)) from None
+        return None if row is None else row[0]
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.scalar("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]))
+
+    # -- reading the portfolio ---------------------------------------------------------------------------
+
+    def portfolio(self) -> Portfolio:
+        """Every imported table but raw usage, typed as core/frames.py describes."""
+        frames = {}
+        for table in DATA_TABLES:
+            columns = ", ".join(COLUMNS[table])
+            frames[table] = frames_io.typed(table, self.query(f"SELECT {columns} FROM {table}"))
+        return Portfolio(**frames)
+
+    def usage_monthly(self, account_id: str | None = None) -> pd.DataFrame:
+        """Raw monthly usage, for one account (the brief) or all (small books and tests only)."""
+        sql = "SELECT * FROM usage"
+        params: list = []
+        if account_id is not None:
+            sql += " WHERE account_id = ?"
+            params.append(account_id)
+        frame = self.query(sql + " ORDER BY account_id, product_id, period", params)
+        return frames_io.typed("usage_monthly", frame)
+
+    def usage_account_monthly(self) -> pd.DataFrame:
+        """Usage summed over each account's products per month, aggregated in SQL."""
+        frame = self.query(
+            "SELECT account_id, period, sum(active_users) AS active_users, "
+            "sum(licensed_seats) AS licensed_seats, sum(logins) AS logins, sum(key_events) AS key_events "
+            "FROM usage GROUP BY account_id, period"
+        )
+        return frames_io.typed("usage_monthly", frame)
+
+    def usage_product_monthly(self) -> pd.DataFrame:
+        """Usage summed over accounts per product and month, for adoption trends."""
+        frame = self.query(
+            "SELECT product_id, period, count(*) AS accounts, sum(active_users) AS active_users, "
+            "sum(key_events) AS key_events FROM usage GROUP BY product_id, period"
+        )
+        return frames_io.typed("usage_monthly", frame)
+
+    def usage_features(self, as_of: date | pd.Timestamp) -> pd.DataFrame:
+        """Recent-versus-previous usage per account and product, computed by SQL GROUP BY."""
+        from core.store.features_sql import usage_features_sql
+
+        try:
+            return usage_features_sql(self.conn, as_of)
+        except sqlite3.Error as error:
+            raise translate(error, str(self.path)) from None
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.scalar(f"SELECT count(*) FROM {t}") for t in (*DATA_TABLES, "usage", "todos")}
+
+    def result(self, table: str, where: str = "", params: list | tuple = ()) -> pd.DataFrame:
+        """A result table's rows (empty frame when it was never computed)."""
+        if not self.has_table(table):
+            return pd.DataFrame()
+        return self.query(f'SELECT * FROM "{table}" {where}', params)
+
+    # -- importing ---------------------------------------------------------------------------------------
+
+    def import_portfolio(self, reader: Any, progress: Callable[[int, int], None] | None = None) -> dict:
+        """Write a validated portfolio in one transaction; any error leaves the store as it was.
+
+        ``reader`` is a ``core.importer.PortfolioReader``. Returns rows written per table.
+        """
+        written: dict[str, int] = {}
+        with self.writing() as conn:
+            for table, frame in reader.batches():
+                if not reader.errors and len(frame):
+                    frames_io.upsert(conn, table, frame, IMPORT_KEYS[table])
+                    written[table] = written.get(table, 0) + len(frame)
+                if progress is not None:
+                    progress(*reader.progress())
+            reader.raise_if_failed()
+        return written
+
+    # -- settings, playbooks, role overrides, saved views ---------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        overrides = {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT key, value FROM settings")}
+        return resolve(overrides)
+
+    def set_setting(self, key: str, value: Any) -> Any:
+        value = validate(key, value)
+        with self.writing() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [key, json.dumps(value), now_iso()],
+            )
+        return value
+
+    def reset_setting(self, key: str) -> None:
+        with self.writing() as conn:
+            conn.execute("DELETE FROM settings WHERE key = ?", [key])
+
+    def _seed_playbooks(self) -> None:
+        """Add playbooks for to-do kinds the library lacks; never touch ones a team has."""
+        try:
+            from core.scoring.playbooks import DEFAULT_PLAYBOOKS
+        except ImportError:
+            return
+        known = {r[0] for r in self.conn.execute("SELECT kind FROM playbooks")}
+        missing = {k: v for k, v in DEFAULT_PLAYBOOKS.items() if k not in known}
+        if not missing:
+            return
+        with self.writing() as conn:
+            for kind, book in missing.items():
+                conn.execute(
+                    "INSERT OR IGNORE INTO playbooks (kind, title, steps, edited, updated_at) VALUES (?,?,?,0,?)",
+                    [kind, book["title"], json.dumps(book["steps"]), now_iso()],
+                )
+
+    def playbooks(self) -> pd.DataFrame:
+        frame = self.query("SELECT kind, title, steps, edited, updated_at FROM playbooks ORDER BY kind")
+        frame["steps"] = frame["steps"].map(json.loads)
+        return frame
+
+    def set_playbook(self, kind: str, title: str, steps: list[str]) -> None:
+        with self.writing() as conn:
+            conn.execute(
+                "INSERT INTO playbooks (kind, title, steps, edited, updated_at) VALUES (?,?,?,1,?) "
+                "ON CONFLICT (kind) DO UPDATE SET title=excluded.title, steps=excluded.steps, edited=1, "
+                "updated_at=excluded.updated_at",
+                [kind, title, json.dumps(list(steps)), now_iso()],
+            )
+
+    def role_overrides(self) -> pd.DataFrame:
+        return self.query("SELECT product_id, role, note, set_at FROM product_role_overrides")
+
+    def set_role_override(self, product_id: str, role: str | None, note: str = "") -> None:
+        with self.writing() as conn:
+            if role is None:
+                conn.execute("DELETE FROM product_role_overrides WHERE product_id = ?", [product_id])
+            else:
+                conn.execute(
+                    "INSERT INTO product_role_overrides VALUES (?,?,?,?) ON CONFLICT (product_id) DO UPDATE "
+                    "SET role=excluded.role, note=excluded.note, set_at=excluded.set_at",
+                    [product_id, role, note, now_iso()],
+                )
+
+    def saved_views(self) -> dict[str, dict]:
+        return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT name, spec FROM saved_views")}
+
+    def save_view(self, name: str, spec: dict) -> None:
+        with self.writing() as conn:
+            conn.execute(
+                "INSERT INTO saved_views VALUES (?,?,?) ON CONFLICT (name) DO UPDATE SET spec=excluded.spec, "
+                "updated_at=excluded.updated_at",
+                [name, json.dumps(spec), now_iso()],
+            )
+
+    def delete_view(self, name: str) -> None:
+        with self.writing() as conn:
+            conn.execute("DELETE FROM saved_views WHERE name = ?", [name])
+
+    # -- runs and results --------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, as_of: date | None = None) -> int:
+        with self.writing() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (kind, started_at, status, as_of) VALUES (?, ?, 'running', ?)",
+                [kind, now_iso(), None if as_of is None else str(as_of)],
+            )
+            return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, summary: dict | None = None, error: str | None = None) -> None:
+        with self.writing() as conn:
+            started = conn.execute("SELECT started_at FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+            finished = datetime.now(timezone.utc)
+            duration = (finished - datetime.fromisoformat(started)).total_seconds()
+            conn.execute(
+                "UPDATE runs SET finished_at=?, duration_s=?, status=?, summary=?, error=? WHERE run_id=?",
+                [finished.isoformat(timespec="seconds"), duration, status, json.dumps(summary or {}), error, run_id],
+            )
+
+    def last_run(self, kind: str = "recompute", status: str = "ok") -> dict | None:
+        row = self.query(
+            "SELECT * FROM runs WHERE kind = ? AND status = ? ORDER BY run_id DESC LIMIT 1", [kind, status]
+        )
+        if row.empty:
+            return None
+        record = row.iloc[0].to_dict()
+        record["summary"] = json.loads(record["summary"] or "{}")
+        return record
+
+    def write_results(
+        self,
+        results: dict[str, pd.DataFrame],
+        todos: pd.DataFrame | None = None,
+        reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> dict[str, int]:
+        """Swap in a recompute's results and merge its to-dos, all in one transaction.
+
+        The stored to-dos are read *inside* the write lock and passed to
+        ``reconcile(existing, generated)``, so a user's change made while the
+        analysis ran is never overwritten.
+        """
+        from core.store import todo_state
+
+        changed: dict[str, int] = {}
+        with self.writing() as conn:
+            if "score_components" in results:
+                conn.execute("DELETE FROM score_components_prev")
+                prev_cols = frames_io.table_columns(conn, "score_components_prev")
+                cols = ", ".join(f'"{c}"' for c in prev_cols)
+                conn.execute(f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components")
+            for table, frame in results.items():
+                frames_io.replace_rows(conn, table, frame)
+                changed[table] = len(frame)
+            if todos is not None and reconcile is not None:
+                changed["todos"] = todo_state.merge_generated(conn, todos, reconcile)
+        return changed
+
+    # -- to-do state -------------------------------------------------------------------------------------
+
+    def todos(self, where: str = "", params: list | tuple = ()) -> pd.DataFrame:
+        return self.query(f"SELECT * FROM todos {where}", params)
+
+    def change_todo(
+        self,
+        todo_id: str,
+        action: str,
+        until: date | str | None = None,
+        note: str | None = None,
+        outcome: str | None = None,
+        source: str = "cli",
+    ) -> dict:
+        """Apply a user's action to a to-do and log it; returns the to-do after the change."""
+        from core.store import todo_state
+
+        with self.writing() as conn:
+            return todo_state.change(conn, todo_id, action, until, note, outcome, source)
+
+    def undo_todo(self, todo_id: str, source: str = "tui") -> dict:
+        """Revert the to-do's last user change (itself logged as an event)."""
+        from core.store import todo_state
+
+        with self.writing() as conn:
+            return todo_state.undo(conn, todo_id, source)
+
+    def todo_events(self, todo_id: str | None = None) -> pd.DataFrame:
+        if todo_id is None:
+            return self.query("SELECT * FROM todo_events ORDER BY event_id")
+        return self.query("SELECT * FROM todo_events WHERE todo_id = ? ORDER BY event_id", [todo_id])
+
+    # -- backup and restore ------------------------------------------------------------------------------
+
+    def backup(self, target: Path | str) -> Path:
+        """An online, consistent copy of the store (SQLite backup API)."""
+        target = Path(target).expanduser()
+        if not target.parent.exists():
+            raise StoreError(f"The folder {target.parent} does not exist.")
+        if target.resolve() == self.path.resolve():
+            raise StoreError("The backup must go to another file than the store itself.")
+        try:
+            dest = sqlite3.connect(str(target))
+            with dest:
+                self.conn.backup(dest)
+            dest.close()
+        except sqlite3.Error as error:
+            raise translate(error, str(target)) from None
+        return target
+
+    def restore(self, source: Path | str) -> None:
+        """Replace the store's contents with a backup, after checking it is a Quadrant store."""
+        source = Path(source).expanduser()
+        if not source.exists():
+            raise StoreError(f"There is no backup at {source}.")
+        check_file(source)
+        src = connect(source, readonly=True)
+        try:
+            check_identity(src, source)
+            src.backup(self.conn)
+        except sqlite3.Error as error:
+            raise translate(error, str(self.path)) from None
+        finally:
+            src.close()
+        if self._needs_migration(self.conn):
+            self.backup_written = migrate(self.conn, self.path)

@@ -1,0 +1,172 @@
+"""To-do state changes: the user's marks, and the recompute's merge that must never lose them.
+
+Every change appends a row to ``todo_events``, holding the previous values
+too, so any change can be undone and the history audited.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+
+from core.store import frames_io
+from core.store.errors import StoreError
+
+ACTIONS = ("done", "snooze", "dismiss", "reopen", "note", "outcome")
+STATUS_AFTER = {"done": "done", "snooze": "snoozed", "dismiss": "dismissed", "reopen": "open"}
+OUTCOMES = ("won", "lost", "no-decision")
+GENERATED = (
+    "account_id", "kind", "product_id", "quadrant", "title", "reason", "priority", "priority_score",
+    "below_line", "due", "evidence_at", "playbook", "active", "generated_at",
+)
+STATE = ("status", "snoozed_until", "status_changed_at")
+
+
+def _now() -> str:
+    from core.store.store import now_iso
+
+    return now_iso()
+
+
+def _row(conn: sqlite3.Connection, todo_id: str) -> dict:
+    cursor = conn.execute("SELECT * FROM todos WHERE todo_id = ?", [todo_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise StoreError(f"There is no to-do with id {todo_id!r} (see `quadrant export todos`).")
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
+def _log(conn: sqlite3.Connection, todo_id: str, action: str, before: dict, after: dict, source: str) -> None:
+    conn.execute(
+        "INSERT INTO todo_events (todo_id, at, action, from_status, to_status, snoozed_until, note, outcome, "
+        "source, prev_snoozed_until, prev_note, prev_outcome) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            todo_id, _now(), action, before["status"], after["status"], after["snoozed_until"], after["note"],
+            after["outcome"], source, before["snoozed_until"], before["note"], before["outcome"],
+        ],
+    )
+
+
+def change(
+    conn: sqlite3.Connection,
+    todo_id: str,
+    action: str,
+    until: date | str | None,
+    note: str | None,
+    outcome: str | None,
+    source: str,
+) -> dict:
+    """Apply one user action inside the caller's write transaction."""
+    if action not in ACTIONS:
+        raise StoreError(f"Unknown to-do action {action!r}; expected one of {', '.join(ACTIONS)}.")
+    before = _row(conn, todo_id)
+    after = dict(before)
+    if action == "snooze":
+        if until is None:
+            raise StoreError("Snoozing needs a date: --until YYYY-MM-DD.")
+        try:
+            after["snoozed_until"] = date.fromisoformat(str(until)).isoformat()
+        except ValueError:
+            raise StoreError(f"--until expects a date as YYYY-MM-DD, got {until!r}.") from None
+    elif action in STATUS_AFTER:
+        after["snoozed_until"] = None
+    if action in STATUS_AFTER:
+        after["status"] = STATUS_AFTER[action]
+        after["status_changed_at"] = _now()
+    if note is not None:
+        after["note"] = note
+    if outcome is not None:
+        if outcome not in OUTCOMES:
+            raise StoreError(f"Outcome {outcome!r} is not one of {', '.join(OUTCOMES)}.")
+        after["outcome"] = outcome
+    after["updated_at"] = _now()
+    conn.execute(
+        "UPDATE todos SET status=?, snoozed_until=?, note=?, outcome=?, status_changed_at=?, updated_at=? "
+        "WHERE todo_id=?",
+        [after["status"], after["snoozed_until"], after["note"], after["outcome"], after["status_changed_at"],
+         after["updated_at"], todo_id],
+    )
+    _log(conn, todo_id, action, before, after, source)
+    return after
+
+
+def undo(conn: sqlite3.Connection, todo_id: str, source: str) -> dict:
+    """Restore the values the last non-undone user change replaced."""
+    before = _row(conn, todo_id)
+    events = conn.execute(
+        "SELECT event_id, action, from_status, prev_snoozed_until, prev_note, prev_outcome FROM todo_events "
+        "WHERE todo_id = ? AND source != 'recompute' ORDER BY event_id DESC",
+        [todo_id],
+    ).fetchall()
+    undone = 0
+    for event_id, action, from_status, prev_snoozed, prev_note, prev_outcome in events:
+        if action == "undo":
+            undone += 1
+            continue
+        if undone:
+            undone -= 1
+            continue
+        after = dict(before)
+        after.update(status=from_status, snoozed_until=prev_snoozed, note=prev_note, outcome=prev_outcome)
+        after["status_changed_at"] = _now()
+        conn.execute(
+            "UPDATE todos SET status=?, snoozed_until=?, note=?, outcome=?, status_changed_at=?, updated_at=? "
+            "WHERE todo_id=?",
+            [after["status"], after["snoozed_until"], after["note"], after["outcome"],
+             after["status_changed_at"], _now(), todo_id],
+        )
+        _log(conn, todo_id, "undo", before, after, source)
+        return after
+    raise StoreError(f"Nothing to undo for to-do {todo_id}.")
+
+
+def merge_generated(
+    conn: sqlite3.Connection,
+    generated: pd.DataFrame,
+    reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+) -> int:
+    """Upsert a recompute's to-dos: generated fields always, state only where reconcile moved it.
+
+    Notes and outcomes are never written here. Returns the number of to-dos written.
+    """
+    existing = frames_io.read_frame(conn, "SELECT * FROM todos")
+    merged = reconcile(existing, generated)
+    if merged.empty:
+        return 0
+    now = _now()
+    merged = merged.copy()
+    merged["generated_at"] = now
+    columns = ["todo_id", *[c for c in GENERATED if c in merged.columns]]
+    rows = merged[columns].copy()
+    rows["created_at"] = now
+    rows["updated_at"] = now
+    update = ", ".join(f'"{c}" = excluded."{c}"' for c in columns[1:] + ["updated_at"])
+    frames_io.insert(conn, "todos", rows, f"ON CONFLICT (todo_id) DO UPDATE SET {update}")
+    moved = _state_moves(existing, merged)
+    for record in moved.to_dict("records"):
+        before = _row(conn, record["todo_id"])
+        after = {**before, "status": record["status"], "snoozed_until": record.get("snoozed_until"),
+                 "status_changed_at": now}
+        conn.execute(
+            "UPDATE todos SET status=?, snoozed_until=?, status_changed_at=? WHERE todo_id=?",
+            [after["status"], after["snoozed_until"], now, record["todo_id"]],
+        )
+        _log(conn, record["todo_id"], "auto-" + str(record["status"]), before, after, "recompute")
+    return len(rows)
+
+
+def _state_moves(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose status the reconcile changed (a snooze that expired, a done to-do with new evidence)."""
+    if existing.empty or "status" not in merged:
+        return merged.iloc[0:0]
+    old = existing.set_index("todo_id")["status"]
+    new = merged.set_index("todo_id")
+    common = new.index.intersection(old.index)
+    differs = new.loc[common, "status"].ne(old.loc[common])
+    out = new.loc[common[differs.to_numpy()]].reset_index()
+    if "snoozed_until" not in out:
+        out["snoozed_until"] = None
+    return out[["todo_id", "status", "snoozed_until"]]

@@ -1,0 +1,196 @@
+"""The store: opening safely, migrating, settings, to-do state and its log, backup and restore."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.store import Store, StoreError
+from core.store.schema import SCHEMA_VERSION
+
+V1 = Path(__file__).parent / "data" / "store_v1.db"
+
+
+def add_todo(store: Store, todo_id: str = "t1", status: str = "open") -> None:
+    with store.writing() as conn:
+        conn.execute("INSERT OR IGNORE INTO accounts (account_id, name, segment) VALUES ('A1','Acme','smb')")
+        conn.execute(
+            "INSERT INTO todos (todo_id, account_id, kind, status, created_at, updated_at) "
+            "VALUES (?, 'A1', 'qbr', ?, '2026-01-01', '2026-01-01')",
+            [todo_id, status],
+        )
+
+
+def test_new_store_is_wal_with_foreign_keys_and_marked(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    assert store.scalar("PRAGMA journal_mode") == "wal"
+    assert store.scalar("PRAGMA foreign_keys") == 1
+    assert store.scalar("PRAGMA busy_timeout") >= 5000
+    assert store.scalar("SELECT count(*) FROM _sqlite_migrations") == SCHEMA_VERSION
+
+
+def test_foreign_keys_refuse_orphans(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    with pytest.raises(StoreError), store.writing() as conn:
+        conn.execute(
+            "INSERT INTO subscriptions (account_id, product_id, start_date, mrr) VALUES ('nope','P','2024-01-01',1)"
+        )
+
+
+def test_v1_store_upgrades_keeps_data_and_backs_up_first(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(V1, path)
+    store = Store(path)
+    assert store.scalar("SELECT count(*) FROM _sqlite_migrations") == SCHEMA_VERSION
+    assert store.scalar("SELECT note FROM todos WHERE todo_id = 't000000001'") == "spoke to Ana"
+    assert store.settings()["todos.daily_cap"] == 10
+    assert store.has_table("saved_views")
+    assert store.backup_written and Path(store.backup_written).exists()
+    backup = sqlite3.connect(store.backup_written)
+    assert backup.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+
+
+def test_not_a_store_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("hello, I am a text file")
+    with pytest.raises(StoreError, match="not a Quadrant store"):
+        Store(path)
+    assert path.read_text() == "hello, I am a text file"
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE x (a)")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="not a Quadrant store"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('quadrant', 'm999_future', 'x')"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer Quadrant"):
+        Store(path)
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "nope" / "q.db")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_store_refuses_writes_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    Store(path).close()
+    path.chmod(0o444)
+    with pytest.raises(StoreError, match="read-only"):
+        Store(path).set_setting("todos.daily_cap", 5)
+
+
+def test_settings_roundtrip_and_validation(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    store.set_setting("todos.daily_cap", "12")
+    store.set_setting("risk.weights", {"usage_trend": 40})
+    settings = store.settings()
+    assert settings["todos.daily_cap"] == 12
+    assert settings["risk.weights"]["usage_trend"] == 40
+    assert settings["risk.weights"]["sentiment"] == 15  # untouched keys keep their default
+    with pytest.raises(ValueError):
+        store.set_setting("todos.daily_cap", "many")
+    store.reset_setting("todos.daily_cap")
+    assert store.settings()["todos.daily_cap"] == 15
+
+
+def test_todo_actions_are_logged_and_undoable(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    add_todo(store)
+    store.change_todo("t1", "done", note="called them")
+    store.change_todo("t1", "snooze", until="2026-12-01")
+    row = store.todos("WHERE todo_id = 't1'").iloc[0]
+    assert (row.status, row.snoozed_until, row.note) == ("snoozed", "2026-12-01", "called them")
+    store.undo_todo("t1")
+    row = store.todos("WHERE todo_id = 't1'").iloc[0]
+    assert (row.status, row.snoozed_until) == ("done", None)
+    store.undo_todo("t1")
+    row = store.todos("WHERE todo_id = 't1'").iloc[0]
+    assert (row.status, row.note) == ("open", None)
+    events = store.todo_events("t1")
+    assert events["action"].tolist() == ["done", "snooze", "undo", "undo"]
+    with pytest.raises(StoreError, match="Nothing to undo"):
+        store.undo_todo("t1")
+
+
+def test_todo_errors_are_clear(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    add_todo(store)
+    with pytest.raises(StoreError, match="no to-do"):
+        store.change_todo("nope", "done")
+    with pytest.raises(StoreError, match="--until"):
+        store.change_todo("t1", "snooze")
+    with pytest.raises(StoreError, match="YYYY-MM-DD"):
+        store.change_todo("t1", "snooze", until="tomorrow")
+    assert store.todo_events("t1").empty
+
+
+def test_write_results_keeps_user_state_and_previous_components(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    add_todo(store, "t1")
+    store.change_todo("t1", "done", note="keep me")
+    generated = pd.DataFrame(
+        [
+            {"todo_id": "t1", "account_id": "A1", "kind": "qbr", "product_id": "", "title": "QBR", "active": True},
+            {"todo_id": "t2", "account_id": "A1", "kind": "seat-upsell", "product_id": "", "title": "Seats",
+             "active": True},
+        ]
+    )
+    components = pd.DataFrame([{"account_id": "A1", "axis": "risk", "component": "x", "points": 3.0, "reason": "r"}])
+
+    def keep(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+        return new
+
+    store.write_results({"score_components": components}, generated, keep)
+    store.write_results({"score_components": components.assign(points=5.0)}, generated, keep)
+    todos = store.todos("ORDER BY todo_id")
+    assert todos["status"].tolist() == ["done", "open"]
+    assert todos["note"].tolist()[0] == "keep me"
+    assert todos["title"].tolist() == ["QBR", "Seats"]
+    assert store.result("score_components_prev")["points"].tolist() == [3.0]
+    assert store.result("score_components")["points"].tolist() == [5.0]
+
+
+def test_backup_and_restore_roundtrip(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    add_todo(store)
+    store.change_todo("t1", "done", note="before backup")
+    store.backup(tmp_path / "copy.db")
+    store.change_todo("t1", "reopen", note="after backup")
+    store.restore(tmp_path / "copy.db")
+    row = store.todos().iloc[0]
+    assert (row.status, row.note) == ("done", "before backup")
+    with pytest.raises(StoreError, match="another file"):
+        store.backup(tmp_path / "q.db")
+    with pytest.raises(StoreError, match="no backup"):
+        store.restore(tmp_path / "missing.db")
+
+
+def test_sqlite_errors_become_clear_messages() -> None:
+    from core.store.errors import StoreBusy, translate
+
+    assert "read-only" in str(translate(sqlite3.OperationalError("attempt to write a readonly database"), "q.db"))
+    assert "disk holding q.db is full" in str(translate(sqlite3.OperationalError("database or disk is full"), "q.db"))
+    assert isinstance(translate(sqlite3.OperationalError("database is locked"), "q.db"), StoreBusy)

@@ -1,0 +1,196 @@
+"""One handler per `quadrant` command; each returns the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from core.exports import export_table
+from core.store import Store
+from tui.cli import UserError, as_of_for, err, open_store, out, parse_date
+
+
+def _import_folder(store: Store, folder: Path, encoding: str | None) -> dict:
+    """Validate and write a folder, with a progress bar on the terminal; errors become UserError."""
+    from core.importer import ImportFailed, open_portfolio
+
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: `quadrant import` reads a folder of CSV files.")
+    try:
+        reader = open_portfolio(folder, encoding=encoding)
+        with Progress(
+            TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+            console=err, transient=True, disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("import", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            written = store.import_portfolio(reader, progress=advance)
+    except ImportFailed as failure:
+        raise UserError(f"{failure}\nNothing was imported; the store is unchanged.") from None
+    for warning in reader.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    return written
+
+
+def _recompute(store: Store, as_of: date) -> None:
+    from core.recompute import recompute
+
+    with err.status("recomputing…", spinner="dots") if err.is_terminal else _null():
+        report = recompute(store, as_of)
+    out.print(report.describe())
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    from tui.app import run_app
+
+    run_app(store)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fixtures.demo import generate
+
+    if args.accounts < 1:
+        raise UserError("--accounts must be at least 1.")
+    store = open_store(args)
+    as_of = as_of_for(args, store)
+    with tempfile.TemporaryDirectory(prefix="quadrant-demo-") as folder:
+        kwargs = {"accounts": args.accounts, "seed": args.seed, "as_of": as_of}
+        if args.products:
+            kwargs["products"] = args.products
+        generate(Path(folder), **kwargs)
+        written = _import_folder(store, Path(folder), None)
+    out.print(f"Demo portfolio written: {written.get('accounts', 0):,} accounts, "
+              f"{written.get('usage', 0):,} usage rows into {store.path}")
+    _recompute(store, as_of)
+    if not args.no_tui:
+        from tui.app import run_app
+
+        run_app(store)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    written = _import_folder(store, args.folder, args.encoding)
+    summary = ", ".join(f"{n:,} {t}" for t, n in written.items())
+    out.print(f"Imported {args.folder}: {summary or 'nothing new'}.")
+    if not args.no_recompute:
+        _recompute(store, as_of_for(args, store))
+    return 0
+
+
+def cmd_recompute(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    _recompute(store, as_of_for(args, store))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    frame = export_table(store, args.table, account=args.account, owner=args.owner, segment=args.segment)
+    if args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=1))
+        sys.stdout.write("\n")
+    else:
+        frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+    return 0
+
+
+def cmd_todo(args: argparse.Namespace) -> int:
+    if args.action == "snooze" and not args.until:
+        raise UserError("`quadrant todo snooze` needs --until YYYY-MM-DD.")
+    until = parse_date(args.until, "--until") if args.until else None
+    store = open_store(args)
+    after = store.change_todo(args.todo_id, args.action, until=until, note=args.note, outcome=args.outcome)
+    detail = f" until {after['snoozed_until']}" if after["status"] == "snoozed" else ""
+    out.print(f"{args.todo_id}: {after['status']}{detail}")
+    return 0
+
+
+def cmd_brief(args: argparse.Namespace) -> int:
+    from tui.brief_text import render_brief
+
+    store = open_store(args)
+    console = out if args.width is None else type(out)(width=args.width, highlight=False)
+    render_brief(store, args.account_id, as_of_for(args, store), console)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from core.recompute import run_backtest
+
+    if args.months < 1:
+        raise UserError("--months must be at least 1.")
+    store = open_store(args)
+    figures = run_backtest(store, as_of_for(args, store), args.months)
+    for key, value in figures.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        out.print(f"{key:<32} {shown}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    if args.key is None:
+        for key, value in store.settings().items():
+            out.print(f"{key:<36} {json.dumps(value)}")
+        return 0
+    if args.reset:
+        store.reset_setting(args.key)
+    elif args.value is not None:
+        try:
+            value = json.loads(args.value)
+        except json.JSONDecodeError:
+            value = args.value
+        try:
+            store.set_setting(args.key, value)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+    out.print(f"{args.key} = {json.dumps(store.settings().get(args.key))}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    target = store.backup(args.path)
+    out.print(f"Backed up {store.path} to {target}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    store.restore(args.path)
+    out.print(f"Restored {store.path} from {args.path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from textual_serve.server import Server
+
+    db = args.db or str(Store.open_default(None).path)
+    command = f"{sys.executable} -m tui.cli --db {json.dumps(db)}"
+    Server(command, host=args.host, port=args.port).serve()
+    return 0
+
+
+def parse_optional_date(text: str | None) -> date | None:
+    return None if text is None else parse_date(text, "date")
