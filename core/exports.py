@@ -11,14 +11,38 @@ import pandas as pd
 from core.store import Store, StoreError
 
 SPEC_COLUMNS: dict[str, list[str]] = {
-    "rules": ["antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction", "count"],
+    "rules": [
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+        "leverage",
+        "conviction",
+        "count",
+    ],
     "attach": ["product_a", "product_b", "accounts_a", "accounts_both", "attach_rate"],
     "suggestions": ["account_id", "product_id", "rank", "score", "confidence", "lift", "reason"],
     "scores": [
-        "account_id", "risk", "expansion", "quadrant", "arr", "renewal_date", "risk_reasons", "expansion_reasons",
+        "account_id",
+        "risk",
+        "expansion",
+        "quadrant",
+        "arr",
+        "renewal_date",
+        "risk_reasons",
+        "expansion_reasons",
     ],
     "todos": ["todo_id", "account_id", "quadrant", "kind", "title", "reason", "priority", "due", "status"],
-    "pricing": ["account_id", "option", "products", "monthly_price", "list_total", "discount_pct", "arr_delta"],
+    "pricing": [
+        "account_id",
+        "option",
+        "products",
+        "monthly_price",
+        "list_total",
+        "discount_pct",
+        "arr_delta",
+    ],
     "portfolio": ["metric", "segment", "value"],
 }
 # Further tables a script may want; their columns are whatever the analysis wrote.
@@ -78,8 +102,11 @@ def export_table(
         params.append(owner)
     clause = ("WHERE " + " AND ".join(f"({w})" for w in where)) if where else ""
     frame = store.query(f'SELECT * FROM "{source}" {clause} {ORDER_BY.get(table, "")}', params)
-    if account is not None and "account_id" in columns and frame.empty and not store.scalar(
-        "SELECT 1 FROM accounts WHERE account_id = ?", [account]
+    if (
+        account is not None
+        and "account_id" in columns
+        and frame.empty
+        and not store.scalar("SELECT 1 FROM accounts WHERE account_id = ?", [account])
     ):
         raise StoreError(f"There is no account {account!r} in the store.")
     if table == "rules":

@@ -39,23 +39,49 @@ QUADRANTS = ("fix-and-expand", "rescue", "expand", "nurture")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "accounts": (
-        "account_id", "name", "segment", "industry", "region", "employees",
-        "employees_prev", "annual_revenue", "owner", "sales_rep", "created_at",
+        "account_id",
+        "name",
+        "segment",
+        "industry",
+        "region",
+        "employees",
+        "employees_prev",
+        "annual_revenue",
+        "owner",
+        "sales_rep",
+        "created_at",
     ),
     "products": ("product_id", "name", "family", "list_price", "unit", "department"),
     "subscriptions": (
-        "account_id", "product_id", "start_date", "end_date", "quantity", "mrr",
-        "status", "churned_at",
+        "account_id",
+        "product_id",
+        "start_date",
+        "end_date",
+        "quantity",
+        "mrr",
+        "status",
+        "churned_at",
     ),
     "contacts": (
-        "account_id", "name", "email", "title", "department", "role", "last_contacted_at",
+        "account_id",
+        "name",
+        "email",
+        "title",
+        "department",
+        "role",
+        "last_contacted_at",
     ),
     "activities": ("account_id", "date", "kind", "subject", "product_id", "sentiment"),
     "nps": ("account_id", "date", "score", "email"),
     "bundles": ("bundle_id", "name", "product_ids", "price", "discount_pct"),
     "usage_monthly": (
-        "account_id", "product_id", "period", "active_users", "licensed_seats",
-        "logins", "key_events",
+        "account_id",
+        "product_id",
+        "period",
+        "active_users",
+        "licensed_seats",
+        "logins",
+        "key_events",
     ),
 }
 
@@ -97,15 +123,11 @@ def owned_as_of(subscriptions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     as_of = pd.Timestamp(as_of)
     started = subscriptions["start_date"] <= as_of
     active = subscriptions["status"] == "active"
-    churned_later = (subscriptions["status"] == "churned") & (
-        subscriptions["churned_at"] > as_of
-    )
+    churned_later = (subscriptions["status"] == "churned") & (subscriptions["churned_at"] > as_of)
     return subscriptions[started & (active | churned_later)]
 
 
-def ownership_matrix(
-    subscriptions: pd.DataFrame, account_ids: pd.Index, as_of: pd.Timestamp
-) -> pd.DataFrame:
+def ownership_matrix(subscriptions: pd.DataFrame, account_ids: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
     """Boolean one-hot frame: one row per account in ``account_ids``, one column per product owned by anyone."""
     held = owned_as_of(subscriptions, as_of)[["account_id", "product_id"]].drop_duplicates()
     matrix = pd.crosstab(held["account_id"], held["product_id"]).astype(bool)

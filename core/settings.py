@@ -20,7 +20,23 @@ DEFAULTS: dict[str, Any] = {
     "attach.strong": 0.40,
     "attach.weak": 0.05,
     "suggestions.top_k": 5,
+    "suggestions.lift_cap": 3.0,  # lift counts up to this in a suggestion's score
+    "suggestions.early_factor": 0.8,  # score x this when the antecedent was just bought, up to 1 at the typical gap
+    "suggestions.ready_factor": 1.25,  # score x this when readiness says ready
+    "suggestions.not_ready_factor": 0.8,  # ...and x this when it says not ready
+    "roles.anchor_entry_share": 0.25,  # bought first by, and owned by, at least this share of customers
+    "roles.strategic_max_arr_share": 0.10,
+    "roles.strategic_min_nrr_gap": 0.20,  # holders keep >= 20 points more revenue than like non-holders
+    "roles.sunset_decline": 0.25,  # new purchases or usage down by at least this share
+    "roles.sunset_churn": 0.15,  # ...and at least this share of last year's holders dropped it
+    "roles.sunset_max_attach": 0.20,  # ...and no product's owners take it at this rate or more
+    "roles.min_holders": 10,  # smaller groups never decide a role
+    "roles.trend_months": 6,
     "readiness.horizon_months": 6,
+    "readiness.reference_months": 2,  # past months the magic numbers learn from, horizon_months apart
+    "readiness.min_accounts": 10,  # a threshold needs this many accounts on each side...
+    "readiness.min_buyers": 3,  # ...and this many buyers past it
+    "readiness.top_signals": 3,  # magic numbers kept per product
     # Scores and quadrants
     "quadrant.risk_threshold": 50.0,
     "quadrant.expansion_threshold": 50.0,
@@ -47,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "todos.daily_cap": 15,
     "todos.renewal_call_days": 90,
     "todos.control_group_pct": 0.0,
+    "todos.control_group_seed": 0,  # fixes who is in the cross-sell hold-out
+    "trust.min_positives": 10,  # churned accounts needed before the risk AUC is reported
     # Pricing
     "pricing.policy_discount_pct": 20.0,
     "pricing.platform_discount_pct": 30.0,
@@ -55,8 +73,15 @@ DEFAULTS: dict[str, Any] = {
     "pricing.intro_discount_pct": 50.0,  # off added products for the first 90 days
     "pricing.annual_bundle_discount_pct": 20.0,
     "pricing.currency": "USD",
+    "pricing.top_suggestions": 3,  # suggestions up to this rank join the priced plan
+    "pricing.seats_per_employee": 0.1,  # seat estimate for an account with no per-seat product
+    "pricing.inertia_discount_pct": 10.0,  # bundle discounts below this rarely overcome buying inertia
+    "pricing.band_low_pct": 15.0,  # the usual bundle discount band...
+    "pricing.band_high_pct": 30.0,  # ...above which discounts erode pricing power
     # General
     "as_of": None,  # ISO date that freezes "today" for analyses; None = the real date
+    "ui.theme": "textual-dark",  # the app's colour theme, remembered between runs
+    "ui.todo_owner": None,  # the to-do screen's "my book" owner; None = every owner
 }
 
 

@@ -153,12 +153,27 @@ def test_write_results_keeps_user_state_and_previous_components(tmp_path: Path) 
     store.change_todo("t1", "done", note="keep me")
     generated = pd.DataFrame(
         [
-            {"todo_id": "t1", "account_id": "A1", "kind": "qbr", "product_id": "", "title": "QBR", "active": True},
-            {"todo_id": "t2", "account_id": "A1", "kind": "seat-upsell", "product_id": "", "title": "Seats",
-             "active": True},
+            {
+                "todo_id": "t1",
+                "account_id": "A1",
+                "kind": "qbr",
+                "product_id": "",
+                "title": "QBR",
+                "active": True,
+            },
+            {
+                "todo_id": "t2",
+                "account_id": "A1",
+                "kind": "seat-upsell",
+                "product_id": "",
+                "title": "Seats",
+                "active": True,
+            },
         ]
     )
-    components = pd.DataFrame([{"account_id": "A1", "axis": "risk", "component": "x", "points": 3.0, "reason": "r"}])
+    components = pd.DataFrame(
+        [{"account_id": "A1", "axis": "risk", "component": "x", "points": 3.0, "reason": "r"}]
+    )
 
     def keep(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
         return new
@@ -191,6 +206,10 @@ def test_backup_and_restore_roundtrip(tmp_path: Path) -> None:
 def test_sqlite_errors_become_clear_messages() -> None:
     from core.store.errors import StoreBusy, translate
 
-    assert "read-only" in str(translate(sqlite3.OperationalError("attempt to write a readonly database"), "q.db"))
-    assert "disk holding q.db is full" in str(translate(sqlite3.OperationalError("database or disk is full"), "q.db"))
+    assert "read-only" in str(
+        translate(sqlite3.OperationalError("attempt to write a readonly database"), "q.db")
+    )
+    assert "disk holding q.db is full" in str(
+        translate(sqlite3.OperationalError("database or disk is full"), "q.db")
+    )
     assert isinstance(translate(sqlite3.OperationalError("database is locked"), "q.db"), StoreBusy)

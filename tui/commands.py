@@ -25,8 +25,13 @@ def _import_folder(store: Store, folder: Path, encoding: str | None) -> dict:
     try:
         reader = open_portfolio(folder, encoding=encoding)
         with Progress(
-            TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
+            TextColumn("importing"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
         ) as bar:
             task = bar.add_task("import", total=None)
 
@@ -78,8 +83,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             kwargs["products"] = args.products
         generate(Path(folder), **kwargs)
         written = _import_folder(store, Path(folder), None)
-    out.print(f"Demo portfolio written: {written.get('accounts', 0):,} accounts, "
-              f"{written.get('usage', 0):,} usage rows into {store.path}")
+    out.print(
+        f"Demo portfolio written: {written.get('accounts', 0):,} accounts, "
+        f"{written.get('usage', 0):,} usage rows into {store.path}"
+    )
     _recompute(store, as_of)
     if not args.no_tui:
         from tui.app import run_app
@@ -190,7 +197,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
     command = f"{sys.executable} -m tui.cli --db {json.dumps(db)}"
     Server(command, host=args.host, port=args.port).serve()
     return 0
-
-
-def parse_optional_date(text: str | None) -> date | None:
-    return None if text is None else parse_date(text, "date")

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from core.store.errors import StoreBusy, StoreError, translate
+from core.store.errors import StoreError, translate
 from core.store.schema import APPLICATION_ID, KNOWN_MIGRATIONS, MIGRATION_SET, SCHEMA_VERSION, migrations
 
 BUSY_TIMEOUT_MS = 15_000
@@ -94,7 +93,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> str | None:
         return None
     backup_path = None
     if done:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         backup_path = str(path.with_name(f"{path.name}.schema{len(done)}-{stamp}.bak"))
         target = sqlite3.connect(backup_path)
         with target:
@@ -106,21 +105,12 @@ def migrate(conn: sqlite3.Connection, path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def write_lock(conn: sqlite3.Connection, path: Path, attempts: int = 3) -> Iterator[sqlite3.Connection]:
-    """One write transaction (BEGIN IMMEDIATE), retried when another writer holds the lock."""
-    for attempt in range(attempts):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            break
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise translate(error, str(path)) from None
-            if attempt == attempts - 1:
-                raise StoreBusy(
-                    f"The store {path} is busy: another Quadrant process is writing to it. "
-                    "Nothing was changed; try again in a moment."
-                ) from None
-            time.sleep(0.2 * (attempt + 1))
+def write_lock(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE); waits up to the busy timeout for another writer."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        raise translate(error, str(path)) from None
     try:
         yield conn
     except BaseException:

@@ -22,7 +22,9 @@ def translate(error: sqlite3.Error, path: str) -> StoreError:
             "Nothing was changed; try again in a moment."
         )
     if "readonly" in text or "read-only" in text:
-        return StoreError(f"The store {path} is read-only: nothing was changed. Check the file's permissions.")
+        return StoreError(
+            f"The store {path} is read-only: nothing was changed. Check the file's permissions."
+        )
     if "disk is full" in text or "database or disk is full" in text:
         return StoreError(f"The disk holding {path} is full: nothing was changed. Free some space and retry.")
     if "not a database" in text or "malformed" in text or "file is not a database" in text:

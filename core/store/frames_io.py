@@ -72,9 +72,11 @@ def _column_values(series: pd.Series) -> list:
     if pd.api.types.is_datetime64_any_dtype(series):
         series = series.dt.strftime("%Y-%m-%d")
     elif pd.api.types.is_bool_dtype(series) and series.dtype != object:
-        return series.astype("int64").to_numpy().tolist() if not series.isna().any() else [
-            None if v is pd.NA else int(v) for v in series.tolist()
-        ]
+        return (
+            series.astype("int64").to_numpy().tolist()
+            if not series.isna().any()
+            else [None if v is pd.NA else int(v) for v in series.tolist()]
+        )
     if series.dtype == object:
         return [_plain(v) for v in series.tolist()]
     if pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series):

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def default_path() -> Path:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Store:
@@ -294,14 +294,23 @@ class Store:
             )
             return int(cursor.lastrowid)
 
-    def finish_run(self, run_id: int, status: str, summary: dict | None = None, error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, status: str, summary: dict | None = None, error: str | None = None
+    ) -> None:
         with self.writing() as conn:
             started = conn.execute("SELECT started_at FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
-            finished = datetime.now(timezone.utc)
+            finished = datetime.now(UTC)
             duration = (finished - datetime.fromisoformat(started)).total_seconds()
             conn.execute(
                 "UPDATE runs SET finished_at=?, duration_s=?, status=?, summary=?, error=? WHERE run_id=?",
-                [finished.isoformat(timespec="seconds"), duration, status, json.dumps(summary or {}), error, run_id],
+                [
+                    finished.isoformat(timespec="seconds"),
+                    duration,
+                    status,
+                    json.dumps(summary or {}),
+                    error,
+                    run_id,
+                ],
             )
 
     def last_run(self, kind: str = "recompute", status: str = "ok") -> dict | None:
@@ -334,7 +343,9 @@ class Store:
                 conn.execute("DELETE FROM score_components_prev")
                 prev_cols = frames_io.table_columns(conn, "score_components_prev")
                 cols = ", ".join(f'"{c}"' for c in prev_cols)
-                conn.execute(f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components")
+                conn.execute(
+                    f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components"
+                )
             for table, frame in results.items():
                 frames_io.replace_rows(conn, table, frame)
                 changed[table] = len(frame)

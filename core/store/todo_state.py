@@ -19,8 +19,20 @@ ACTIONS = ("done", "snooze", "dismiss", "reopen", "note", "outcome")
 STATUS_AFTER = {"done": "done", "snooze": "snoozed", "dismiss": "dismissed", "reopen": "open"}
 OUTCOMES = ("won", "lost", "no-decision")
 GENERATED = (
-    "account_id", "kind", "product_id", "quadrant", "title", "reason", "priority", "priority_score",
-    "below_line", "due", "evidence_at", "playbook", "active", "generated_at",
+    "account_id",
+    "kind",
+    "product_id",
+    "quadrant",
+    "title",
+    "reason",
+    "priority",
+    "priority_score",
+    "below_line",
+    "due",
+    "evidence_at",
+    "playbook",
+    "active",
+    "generated_at",
 )
 STATE = ("status", "snoozed_until", "status_changed_at")
 
@@ -44,8 +56,18 @@ def _log(conn: sqlite3.Connection, todo_id: str, action: str, before: dict, afte
         "INSERT INTO todo_events (todo_id, at, action, from_status, to_status, snoozed_until, note, outcome, "
         "source, prev_snoozed_until, prev_note, prev_outcome) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         [
-            todo_id, _now(), action, before["status"], after["status"], after["snoozed_until"], after["note"],
-            after["outcome"], source, before["snoozed_until"], before["note"], before["outcome"],
+            todo_id,
+            _now(),
+            action,
+            before["status"],
+            after["status"],
+            after["snoozed_until"],
+            after["note"],
+            after["outcome"],
+            source,
+            before["snoozed_until"],
+            before["note"],
+            before["outcome"],
         ],
     )
 
@@ -86,8 +108,15 @@ def change(
     conn.execute(
         "UPDATE todos SET status=?, snoozed_until=?, note=?, outcome=?, status_changed_at=?, updated_at=? "
         "WHERE todo_id=?",
-        [after["status"], after["snoozed_until"], after["note"], after["outcome"], after["status_changed_at"],
-         after["updated_at"], todo_id],
+        [
+            after["status"],
+            after["snoozed_until"],
+            after["note"],
+            after["outcome"],
+            after["status_changed_at"],
+            after["updated_at"],
+            todo_id,
+        ],
     )
     _log(conn, todo_id, action, before, after, source)
     return after
@@ -102,7 +131,7 @@ def undo(conn: sqlite3.Connection, todo_id: str, source: str) -> dict:
         [todo_id],
     ).fetchall()
     undone = 0
-    for event_id, action, from_status, prev_snoozed, prev_note, prev_outcome in events:
+    for _event_id, action, from_status, prev_snoozed, prev_note, prev_outcome in events:
         if action == "undo":
             undone += 1
             continue
@@ -115,8 +144,15 @@ def undo(conn: sqlite3.Connection, todo_id: str, source: str) -> dict:
         conn.execute(
             "UPDATE todos SET status=?, snoozed_until=?, note=?, outcome=?, status_changed_at=?, updated_at=? "
             "WHERE todo_id=?",
-            [after["status"], after["snoozed_until"], after["note"], after["outcome"],
-             after["status_changed_at"], _now(), todo_id],
+            [
+                after["status"],
+                after["snoozed_until"],
+                after["note"],
+                after["outcome"],
+                after["status_changed_at"],
+                _now(),
+                todo_id,
+            ],
         )
         _log(conn, todo_id, "undo", before, after, source)
         return after
@@ -148,8 +184,12 @@ def merge_generated(
     moved = _state_moves(existing, merged)
     for record in moved.to_dict("records"):
         before = _row(conn, record["todo_id"])
-        after = {**before, "status": record["status"], "snoozed_until": record.get("snoozed_until"),
-                 "status_changed_at": now}
+        after = {
+            **before,
+            "status": record["status"],
+            "snoozed_until": record.get("snoozed_until"),
+            "status_changed_at": now,
+        }
         conn.execute(
             "UPDATE todos SET status=?, snoozed_until=?, status_changed_at=? WHERE todo_id=?",
             [after["status"], after["snoozed_until"], now, record["todo_id"]],

@@ -1,0 +1,401 @@
+"""Benchmark: demo generation, import, full recompute and each analysis step, at each book size.
+
+    .venv/bin/python bench/bench_pipeline.py [--sizes 1000,10000,100000] [--fresh]
+
+Every phase runs in its own process, so its peak RSS is its own. Each figure
+is printed beside a floor measured in the same run on the same data: pyarrow
+reading usage.csv (generation), a raw ``executemany`` of the same usage rows
+(import), one SQLite scan of the usage table (recompute and the scoring steps)
+and one float32 matrix product for the pair counts (the affinity steps).
+Generated folders are cached under the temp dir, keyed by size, seed and the
+generator's source, so a rerun starts at the import; ``--fresh`` regenerates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402
+    ROOT,
+    Report,
+    answer,
+    best_of,
+    growth_text,
+    mb_text,
+    python_child,
+    ratio_text,
+    seconds_text,
+    table,
+)
+
+SEED = 7
+PRODUCTS = 40
+AS_OF = date(2026, 11, 1)
+PHASE_TIMEOUT = 1800
+AFFINITY_STEPS = ("rules", "attach", "sequencing", "roles", "readiness", "suggestions")
+CACHE = Path(tempfile.gettempdir()) / "quadrant-bench"
+
+
+@dataclass
+class SizeFigures:
+    """Everything measured at one book size; a phase that failed leaves its error instead."""
+
+    accounts: int
+    folder: Path
+    store: Path
+    generate: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)
+    recompute: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def usage_rows(self) -> int | None:
+        return self.load.get("written", {}).get("usage")
+
+    @property
+    def import_rate(self) -> float | None:
+        """usage.csv rows per second of the whole import (every file counted in the time)."""
+        if not self.usage_rows or not self.load.get("seconds"):
+            return None
+        return self.usage_rows / self.load["seconds"]
+
+    def baseline_for(self, step: str) -> tuple[str, float | None]:
+        if step in AFFINITY_STEPS:
+            return "matmul", self.baselines.get("matmul")
+        return "scan", self.baselines.get("scan")
+
+
+# -- the phases, each run in a child process -------------------------------------------------------------
+
+
+def phase_generate(folder: Path, accounts: int, seed: int) -> dict[str, Any]:
+    """Write the demo folder (40 products, 24 months of usage); renamed into place only when complete."""
+    from fixtures.demo import generate
+
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.perf_counter()
+    plan = generate(partial, accounts=accounts, seed=seed, as_of=AS_OF, products=PRODUCTS)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    return {"seconds": seconds, "rows": dict(plan.rows), "bytes": size, "measured_at": time.ctime()}
+
+
+def phase_import(folder: Path, db: Path) -> dict[str, Any]:
+    """Import the folder into a new store, as `quadrant import` does (without its progress bar)."""
+    from core.importer import open_portfolio
+    from core.store import Store
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = Store(db)
+    started = time.perf_counter()
+    written = store.import_portfolio(open_portfolio(folder))
+    seconds = time.perf_counter() - started
+    store.set_setting("as_of", AS_OF.isoformat())
+    store.close()
+    return {"seconds": seconds, "written": written}
+
+
+def phase_recompute(db: Path) -> dict[str, Any]:
+    """Every analysis, timed per step; on a failure, the steps before it and the error."""
+    from core.recompute import recompute
+    from core.store import Store
+
+    store = Store(db)
+    marks: list[tuple[str, float]] = []
+    try:
+        report = recompute(
+            store, AS_OF, progress=lambda step, done, total: marks.append((step, time.perf_counter()))
+        )
+    except Exception as error:  # reported with the partial figures; the benchmark goes on
+        ended = time.perf_counter()
+        steps = {
+            name: (marks[i + 1][1] if i + 1 < len(marks) else ended) - at
+            for i, (name, at) in enumerate(marks)
+        }
+        failed = marks[-1][0] if marks else "start"
+        return {"error": f"{type(error).__name__}: {error}", "failed_step": failed, "steps": steps}
+    finally:
+        store.close()
+    return {"seconds": report.seconds, "steps": dict(report.step_seconds), "rows": dict(report.rows)}
+
+
+def phase_baselines(folder: Path, db: Path, scratch: Path) -> dict[str, Any]:
+    """The floors: read usage.csv, scan the usage table, insert the same rows raw, one pair-count product."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.csv as pa_csv
+    from threadpoolctl import threadpool_limits
+
+    figures: dict[str, Any] = {"csv": best_of(lambda: pa_csv.read_csv(folder / "usage.csv"), 2)}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    figures["scan"] = best_of(lambda: conn.execute("SELECT count(*), sum(key_events) FROM usage").fetchone())
+    figures["insert"], figures["insert_rows"] = _raw_insert(conn, scratch / "raw-insert.db")
+    owned = pd.read_sql_query(
+        "SELECT DISTINCT account_id, product_id FROM subscriptions WHERE status = 'active' AND start_date <= ?",
+        conn,
+        params=[AS_OF.isoformat()],
+    )
+    conn.close()
+    rows, _ = pd.factorize(owned["account_id"])
+    cols, _ = pd.factorize(owned["product_id"])
+    matrix = np.zeros((rows.max() + 1 if len(rows) else 0, PRODUCTS), dtype=np.float32)
+    matrix[rows, cols] = 1.0
+    with threadpool_limits(limits=1, user_api="blas"):  # as the attach matrix runs; threads only contend
+        figures["matmul"] = best_of(lambda: matrix.T @ matrix, 5)
+    figures["matrix"] = list(matrix.shape)
+    return figures
+
+
+def _raw_insert(source: sqlite3.Connection, target: Path) -> tuple[float, int]:
+    """Seconds spent in plain ``executemany`` (one transaction) writing usage and usage_extra again."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    out = sqlite3.connect(target, isolation_level=None)
+    out.execute("PRAGMA journal_mode = WAL")
+    out.execute("PRAGMA synchronous = NORMAL")
+    spent, count = 0.0, 0
+    tables = [
+        t for (t,) in source.execute("SELECT name FROM sqlite_master WHERE name IN ('usage', 'usage_extra')")
+    ]
+    for name in tables:
+        out.execute(source.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()[0])
+    out.execute("BEGIN")
+    for name in tables:
+        cursor = source.execute(f"SELECT * FROM {name}")
+        marks = ",".join("?" * len(cursor.description))
+        while chunk := cursor.fetchmany(200_000):
+            started = time.perf_counter()
+            out.executemany(f"INSERT INTO {name} VALUES ({marks})", chunk)
+            spent += time.perf_counter() - started
+            count += len(chunk)
+    started = time.perf_counter()
+    out.execute("COMMIT")
+    spent += time.perf_counter() - started
+    out.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    return spent, count
+
+
+# -- the parent: run the phases, cache the folders -------------------------------------------------------
+
+
+def generator_key() -> str:
+    """A short hash of the demo generator's source: a changed generator never reuses an old folder."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "fixtures").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def cache_dir(accounts: int, seed: int = SEED) -> Path:
+    return CACHE / f"{accounts}-seed{seed}-p{PRODUCTS}-{AS_OF}-{generator_key()}"
+
+
+def _phase(name: str, *args: object) -> Any:
+    return python_child(Path(__file__), "--phase", name, *args, timeout=PHASE_TIMEOUT)
+
+
+def measure(accounts: int, seed: int = SEED, fresh: bool = False, log=None) -> SizeFigures:
+    """Generate (or reuse), import, recompute and measure the floors for one book size."""
+    import json
+
+    log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    home = cache_dir(accounts, seed)
+    home.mkdir(parents=True, exist_ok=True)
+    figures = SizeFigures(accounts, folder=home / "portfolio", store=home / "store.db")
+    cached = home / "generate.json"
+    if fresh or not cached.exists() or not figures.folder.is_dir():
+        cached.unlink(missing_ok=True)
+        log(f"  {accounts:,} accounts: generating the demo folder…")
+        child = _phase("generate", "--accounts", accounts, "--seed", seed, "--folder", figures.folder)
+        if not child.ok:
+            figures.errors.append(f"demo generation failed: {child.failure()}")
+            return figures
+        cached.write_text(json.dumps({**child.payload, "peak_mb": child.peak_mb}))
+        figures.generate = {**child.payload, "peak_mb": child.peak_mb, "cached": False}
+    else:
+        figures.generate = {**json.loads(cached.read_text()), "cached": True}
+
+    log(f"  {accounts:,} accounts: importing…")
+    child = _phase("import", "--folder", figures.folder, "--db", figures.store)
+    if not child.ok:
+        figures.errors.append(f"import failed: {child.failure()}")
+        return figures
+    figures.load = {**child.payload, "peak_mb": child.peak_mb}
+
+    log(f"  {accounts:,} accounts: recomputing…")
+    child = _phase("recompute", "--db", figures.store)
+    figures.recompute = {**child.payload, "peak_mb": child.peak_mb}
+    if not child.ok:
+        figures.errors.append(f"recompute crashed: {child.failure()}")
+    elif "error" in child.payload:
+        figures.errors.append(
+            f"recompute failed in step {child.payload['failed_step']!r}: {child.payload['error']}"
+        )
+
+    log(f"  {accounts:,} accounts: measuring the baselines…")
+    child = _phase("baselines", "--folder", figures.folder, "--db", figures.store, "--scratch", home)
+    if child.ok:
+        figures.baselines = child.payload
+    else:
+        figures.errors.append(f"baselines failed: {child.failure()}")
+    return figures
+
+
+# -- printing ---------------------------------------------------------------------------------------------
+
+
+def print_size(report: Report, f: SizeFigures) -> None:
+    """One size: every phase and step with its peak memory, its floor and the ratio."""
+    b = f.baselines
+    rows: list[list[Any]] = []
+    gen = f.generate
+    if gen:
+        note = " (cached)" if gen.get("cached") else ""
+        rows.append(
+            [
+                "demo generation" + note,
+                seconds_text(gen["seconds"]),
+                mb_text(gen.get("peak_mb")),
+                "pyarrow reads usage.csv",
+                seconds_text(b.get("csv")),
+                ratio_text(gen["seconds"], b.get("csv")),
+            ]
+        )
+    if f.load:
+        rate = f.import_rate
+        rows.append(
+            [
+                f"import ({rate:,.0f} usage rows/s)" if rate else "import",
+                seconds_text(f.load["seconds"]),
+                mb_text(f.load.get("peak_mb")),
+                "raw executemany, same rows",
+                seconds_text(b.get("insert")),
+                ratio_text(f.load["seconds"], b.get("insert")),
+            ]
+        )
+    rc = f.recompute
+    if rc.get("seconds") is not None:
+        rows.append(
+            [
+                "recompute (all steps)",
+                seconds_text(rc["seconds"]),
+                mb_text(rc.get("peak_mb")),
+                "SQLite scan of usage",
+                seconds_text(b.get("scan")),
+                ratio_text(rc["seconds"], b.get("scan")),
+            ]
+        )
+    for step, seconds in rc.get("steps", {}).items():
+        name, base = f.baseline_for(step)
+        label = "float32 pair-count matmul, 1 thread" if name == "matmul" else "SQLite scan of usage"
+        failed = " (FAILED here)" if step == rc.get("failed_step") else ""
+        rows.append(
+            [
+                f"  {step}{failed}",
+                seconds_text(seconds),
+                "",
+                label,
+                seconds_text(base),
+                ratio_text(seconds, base),
+            ]
+        )
+    title = f"{f.accounts:,} accounts x {PRODUCTS} products, 24 months"
+    if f.usage_rows:
+        title += f" ({f.usage_rows:,} usage rows)"
+    report.print(table(title, ["figure", "time", "peak RSS", "baseline", "baseline time", "ratio"], rows))
+    for error in f.errors:
+        report.print(f"  [bold red]problem:[/] {error}")
+
+
+def growth_rows(sizes: list[SizeFigures]) -> list[list[Any]]:
+    """Each figure at every size, then the growth factor from each size to the next."""
+    names: list[tuple[str, Any]] = [
+        ("demo generation", lambda f: f.generate.get("seconds")),
+        ("import", lambda f: f.load.get("seconds")),
+        ("recompute", lambda f: f.recompute.get("seconds")),
+    ]
+    steps: list[str] = []
+    for f in sizes:
+        steps += [s for s in f.recompute.get("steps", {}) if s not in steps]
+    names += [(f"  {s}", lambda f, s=s: f.recompute.get("steps", {}).get(s)) for s in steps]
+    names += [
+        ("floor: usage scan", lambda f: f.baselines.get("scan")),
+        ("floor: raw insert", lambda f: f.baselines.get("insert")),
+        ("floor: pair matmul", lambda f: f.baselines.get("matmul")),
+    ]
+    rows = []
+    for label, get in names:
+        values = [get(f) for f in sizes]
+        growth = [growth_text(a, b) for a, b in zip(values, values[1:], strict=False)]
+        rows.append([label, *(seconds_text(v) for v in values), *growth])
+    memory = [
+        ("peak RSS: generation", lambda f: f.generate.get("peak_mb")),
+        ("peak RSS: import", lambda f: f.load.get("peak_mb")),
+        ("peak RSS: recompute", lambda f: f.recompute.get("peak_mb")),
+    ]
+    for label, get in memory:
+        values = [get(f) for f in sizes]
+        growth = [growth_text(a, b) for a, b in zip(values, values[1:], strict=False)]
+        rows.append([label, *(mb_text(v) for v in values), *growth])
+    return rows
+
+
+def print_growth(report: Report, sizes: list[SizeFigures]) -> None:
+    if len(sizes) < 2:
+        return
+    headers = ["figure", *(f"{f.accounts:,}" for f in sizes)]
+    headers += [f"{a.accounts:,}→{b.accounts:,}" for a, b in zip(sizes, sizes[1:], strict=False)]
+    title = "How cost grows with the book (growth factor; > x15 for x10 accounts is flagged super-linear)"
+    report.print(table(title, headers, growth_rows(sizes)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated account counts")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--fresh", action="store_true", help="regenerate cached demo folders")
+    parser.add_argument(
+        "--phase", choices=("generate", "import", "recompute", "baselines"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--accounts", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "generate":
+        answer(phase_generate(args.folder, args.accounts, args.seed))
+    elif args.phase == "import":
+        answer(phase_import(args.folder, args.db))
+    elif args.phase == "recompute":
+        answer(phase_recompute(args.db))
+    elif args.phase == "baselines":
+        answer(phase_baselines(args.folder, args.db, args.scratch))
+    else:
+        report = Report()
+        sizes = [measure(int(n), args.seed, args.fresh) for n in args.sizes.split(",")]
+        for figures in sizes:
+            print_size(report, figures)
+        print_growth(report, sizes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The recompute: read the store, run every analysis, write every result in one transaction.
+
+This is the orchestration layer, so it alone calls both the store and the
+pure analyses. A failure leaves the last good results in place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from core.store import Store
+
+Progress = Callable[[str, int, int], None]
+
+
+class RecomputeFailed(Exception):
+    """An analysis failed; the store still holds the previous results."""
+
+
+@dataclass
+class RecomputeReport:
+    """What a recompute did, for the command line and the app's status line."""
+
+    as_of: date
+    seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    quadrant_moves: int = 0
+    quadrant_counts: dict[str, int] = field(default_factory=dict)
+    new_todos: int = 0
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{q} {n:,}" for q, n in self.quadrant_counts.items())
+        slowest = sorted(self.step_seconds.items(), key=lambda kv: -kv[1])[:3]
+        steps = ", ".join(f"{name} {secs:.2f} s" for name, secs in slowest)
+        return (
+            f"Recomputed as of {self.as_of} in {self.seconds:.2f} s ({steps}).\n"
+            f"Quadrants: {counts or 'none'}; {self.quadrant_moves:,} accounts changed quadrant; "
+            f"{self.new_todos:,} new to-dos; {self.rows.get('suggestions', 0):,} suggestions, "
+            f"{self.rows.get('rules', 0):,} rules."
+        )
+
+
+class _Steps:
+    """Times each step and reports progress."""
+
+    def __init__(self, names: list[str], progress: Progress | None, report: RecomputeReport) -> None:
+        self.names, self.progress, self.report = names, progress, report
+        self.done = 0
+
+    def run(self, name: str, fn: Callable, *args, **kwargs):
+        if self.progress is not None:
+            self.progress(name, self.done, len(self.names))
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.report.step_seconds[name] = time.perf_counter() - started
+        self.done += 1
+        return result
+
+
+STEPS = [
+    "load",
+    "usage features",
+    "rules",
+    "attach",
+    "sequencing",
+    "roles",
+    "readiness",
+    "suggestions",
+    "risk",
+    "expansion",
+    "quadrants",
+    "to-dos",
+    "pricing",
+    "portfolio",
+    "trust",
+    "save",
+]
+
+
+def compute_all(store: Store, as_of: date, steps: _Steps) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Every analysis, in dependency order. Returns result tables and generated to-dos."""
+    from core import affinity, pricing, scoring
+    from core import portfolio as portfolio_metrics
+    from core.affinity import readiness as ready
+
+    settings = store.settings()
+    stamp = pd.Timestamp(as_of)
+    book = steps.run("load", store.portfolio)
+    monthly = store.usage_account_monthly()
+    product_monthly = store.usage_product_monthly()
+    features = steps.run("usage features", store.usage_features, as_of)
+    account_feats = scoring.account_features(features, book, stamp)
+
+    rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
+    rules_seg = affinity.segment_rules(book, settings, stamp)
+    attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings)
+    seq = steps.run("sequencing", affinity.time_to_attach, book)
+    next_product = affinity.next_product(book)
+    second = affinity.time_to_second_product(book)
+    roles = steps.run(
+        "roles",
+        affinity.product_roles,
+        book,
+        attach,
+        stamp,
+        settings,
+        product_monthly,
+        store.role_overrides(),
+    )
+    magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
+    flags = ready.readiness_flags(book, monthly, magic, stamp)
+    suggestions = steps.run(
+        "suggestions",
+        affinity.suggest,
+        book,
+        rules_all,
+        rules_seg,
+        attach,
+        roles,
+        seq,
+        stamp,
+        settings,
+        flags,
+    )
+
+    risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
+    expansion, expansion_parts = steps.run(
+        "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
+    )
+    scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
+    components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
+    todos = steps.run(
+        "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
+    )
+
+    prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
+    metrics = steps.run(
+        "portfolio",
+        portfolio_metrics.portfolio_metrics,
+        book,
+        scores,
+        store.todos(),
+        roles,
+        attach,
+        stamp,
+        settings,
+    )
+    owners = portfolio_metrics.owner_book(book, scores, store.todos(), stamp)
+    trust = steps.run("trust", _trust_metrics, store, book, stamp, settings)
+
+    rules = pd.concat(
+        [rules_all, *rules_seg.values()] if isinstance(rules_seg, dict) else [rules_all, rules_seg]
+    )
+    results = {
+        "rules": rules,
+        "attach": attach,
+        "time_to_attach": seq,
+        "next_product": next_product,
+        "time_to_second": second,
+        "product_roles": roles,
+        "readiness": magic,
+        "suggestions": suggestions,
+        "scores": scores,
+        "score_components": components,
+        "pricing": prices,
+        "portfolio": metrics,
+        "owner_book": owners,
+        "model_metrics": trust,
+    }
+    return results, todos
+
+
+def _trust_metrics(store: Store, book, as_of: pd.Timestamp, settings: dict) -> pd.DataFrame:
+    """How far to trust the risk score: its AUC on past churn, beside a fitted model's."""
+    from core import scoring
+
+    cutoff = as_of - pd.DateOffset(months=6)
+    past_features = scoring.account_features(store.usage_features(cutoff.date()), book, cutoff)
+    figures = scoring.risk_auc(book, past_features, cutoff, as_of, settings)
+    previous = store.result("model_metrics")
+    rows = [
+        {"name": f"risk.{k}", "value": v if isinstance(v, (int, float)) else None, "detail": str(v)}
+        for k, v in figures.items()
+    ]
+    if not previous.empty:
+        kept = previous[previous["name"].str.startswith("backtest.")]
+        rows += kept.to_dict("records")
+    return pd.DataFrame(rows, columns=["name", "value", "detail"])
+
+
+def recompute(store: Store, as_of: date, progress: Progress | None = None) -> RecomputeReport:
+    """Rerun every analysis on the store as of ``as_of`` and save the results atomically."""
+    from core import scoring
+
+    report = RecomputeReport(as_of=as_of)
+    started = time.perf_counter()
+    before = store.result("scores")
+    run_id = store.start_run("recompute", as_of)
+    steps = _Steps(STEPS, progress, report)
+    try:
+        results, todos = compute_all(store, as_of, steps)
+        stamp = pd.Timestamp(as_of)
+        settings = store.settings()
+        accounts = results["scores"][["account_id"]].merge(
+            store.query("SELECT account_id, owner FROM accounts"), how="left"
+        )
+
+        def reconcile(existing: pd.DataFrame, generated: pd.DataFrame) -> pd.DataFrame:
+            merged = scoring.reconcile(existing, generated, stamp)
+            return scoring.apply_daily_cap(merged, accounts, settings)
+
+        known = set(store.todos()["todo_id"])
+        report.rows = steps.run("save", store.write_results, results, todos, reconcile)
+        report.new_todos = int((~todos["todo_id"].isin(known)).sum()) if len(todos) else 0
+    except Exception as error:
+        store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
+        raise RecomputeFailed(
+            f"The recompute failed ({type(error).__name__}: {error}); the previous results are kept."
+        ) from error
+    after = results["scores"]
+    report.quadrant_counts = after["quadrant"].value_counts().to_dict()
+    if not before.empty:
+        moved = before.merge(after, on="account_id", suffixes=("_before", ""))
+        report.quadrant_moves = int((moved["quadrant_before"] != moved["quadrant"]).sum())
+    report.seconds = time.perf_counter() - started
+    store.finish_run(
+        run_id,
+        "ok",
+        summary={
+            "seconds": report.seconds,
+            "steps": report.step_seconds,
+            "rows": report.rows,
+            "quadrant_moves": report.quadrant_moves,
+            "new_todos": report.new_todos,
+        },
+    )
+    return report
+
+
+def run_backtest(store: Store, as_of: date, months: int) -> dict:
+    """Replay the suggestions from ``months`` ago against what accounts bought since; saved for the app."""
+    from core import affinity
+
+    figures = affinity.backtest(store.portfolio(), pd.Timestamp(as_of), months, store.settings())
+    figures = figures[0] if isinstance(figures, tuple) else figures
+    rows = pd.DataFrame(
+        [
+            {"name": f"backtest.{k}", "value": v if isinstance(v, (int, float)) else None, "detail": str(v)}
+            for k, v in figures.items()
+        ]
+    )
+    previous = store.result("model_metrics")
+    if not previous.empty:
+        rows = pd.concat([previous[~previous["name"].str.startswith("backtest.")], rows], ignore_index=True)
+    store.write_results({"model_metrics": rows})
+    return figures

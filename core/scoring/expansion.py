@@ -1,0 +1,244 @@
+"""Expansion 0-100: how much an account is likely to buy next, and roughly how much that is worth.
+
+Same shape as the risk score: each component earns a share of its weight
+(``expansion.weights``, scaled to 100) with a sentence holding its numbers.
+The currency estimate ``expansion_arr`` adds the expected value of the top
+suggestions to the seats the account looks short of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from core.frames import Portfolio
+from core.scoring.features import as_text, choose, fmt_money, fmt_num, fmt_pct, lookup
+from core.scoring.risk import (
+    EXPANSION_COMPONENTS,
+    Components,
+    change,
+    month_end,
+    normalised_weights,
+    product_names,
+    trend_phrase,
+    usage_phrase,
+)
+
+AXIS = "expansion"
+COMPONENTS = EXPANSION_COMPONENTS
+SUGGESTION_COLUMNS = ("account_id", "product_id", "score", "confidence", "lift", "reason")
+READINESS_COLUMNS = ("account_id", "product_id", "ready", "readiness_reason")
+TOP_SUGGESTIONS = 3
+CONFIDENCE_FULL = 0.5  # a 50% attach probability earns the full likelihood half of the suggestions weight
+VALUE_FULL_SHARE = 0.2  # expected value worth 20% of current ARR earns the full size half
+SATURATION_START, SATURATION_FULL = 0.75, 0.9
+TARGET_UTILISATION = 0.8
+GROWTH_FULL = 0.4
+USAGE_GROWTH_FULL = 0.5
+PROMOTER_SHARE, POSITIVE_SHARE = 0.6, 0.2
+DORMANT_MIN = 2
+
+
+def top_suggestions(suggestions: pd.DataFrame, top: int = TOP_SUGGESTIONS) -> pd.DataFrame:
+    """The account's best ``top`` suggestions, best first (by rank when given, else by score)."""
+    missing = [c for c in SUGGESTION_COLUMNS if c not in suggestions.columns]
+    if missing:
+        raise ValueError(f"suggestions lack column(s) {', '.join(missing)}")
+    if "rank" in suggestions.columns:
+        return suggestions[suggestions["rank"] <= top].reset_index(drop=True)
+    frame = suggestions.sort_values(["account_id", "score", "product_id"], ascending=[True, False, True])
+    frame = frame.assign(rank=frame.groupby("account_id").cumcount() + 1)
+    return frame[frame["rank"] <= top].reset_index(drop=True)
+
+
+def suggestion_values(suggestions: pd.DataFrame, portfolio: Portfolio, account_feats: pd.DataFrame) -> pd.DataFrame:
+    """Expected annual value of each suggestion = confidence x list price x likely seats x 12.
+
+    Likely seats for a per-seat product is the median quantity of the account's
+    seat subscriptions (1 when it has none); flat and usage products count 1.
+
+    Returns:
+        The suggestion rows with list_price, seats, expected_arr added.
+    """
+    products = portfolio.products.set_index("product_id")
+    price = suggestions["product_id"].map(products["list_price"]).astype("float64").fillna(0.0)
+    per_seat = suggestions["product_id"].map(products["unit"]).fillna("seat").eq("seat")
+    median_seats = account_feats.set_index("account_id")["seat_quantity_median"]
+    seats = suggestions["account_id"].map(median_seats).astype("float64")
+    seats = seats.where(per_seat & (seats > 0), 1.0).fillna(1.0).round()
+    confidence = suggestions["confidence"].astype("float64").clip(0, 1).fillna(0.0)
+    return suggestions.assign(list_price=price, seats=seats, expected_arr=confidence * price * seats * 12)
+
+
+def _suggestions(f: pd.DataFrame, valued: pd.DataFrame, names: pd.Series, currency: str):
+    ids = f["account_id"]
+    best = valued[valued["rank"] == 1].set_index("account_id").reindex(ids)
+    total = valued.groupby("account_id")["expected_arr"].sum().reindex(ids).fillna(0.0)
+    count = valued.groupby("account_id").size().reindex(ids).fillna(0).to_numpy()
+    best.index, total.index = f.index, f.index
+    arr = f["arr"]
+    confidence = best["confidence"].astype("float64").fillna(0.0)
+    size = (total / (VALUE_FULL_SHARE * arr)).where(arr > 0, np.where(total > 0, 1.0, 0.0)).clip(0, 1)
+    severity = 0.5 * (confidence / CONFIDENCE_FULL).clip(0, 1) + 0.5 * size.fillna(0)
+    product = as_text(best["product_id"])
+    reason = (
+        "Best next product " + lookup(product, names).fillna(product).fillna("") + ": "
+        + fmt_pct(confidence) + " of similar accounts own it (lift " + fmt_num(best["lift"], 1)
+        + "), expected " + fmt_money(best["expected_arr"], currency, 3) + " a year (" + fmt_pct(confidence)
+        + " × " + fmt_num(best["list_price"], 2).str.removesuffix(".00") + " × " + fmt_num(best["seats"])
+        + choose(best["seats"].eq(1), " seat", " seats", f.index) + " × 12)"
+    )
+    together = ", top " + str(TOP_SUGGESTIONS) + " together " + fmt_money(total, currency, 3) + " a year"
+    share = (", " + fmt_pct(total / arr) + " of ARR").where(arr > 0, "")
+    reason = reason + together.where(count > 1, "") + share
+    reason = reason.where(product.notna(), "No product suggestion for this account")
+    return severity, total, reason, product.fillna("")
+
+
+def _seats(f: pd.DataFrame, names: pd.Series, portfolio: Portfolio):
+    used = f["sat_utilisation"]
+    severity = ((used - SATURATION_START) / (SATURATION_FULL - SATURATION_START)).clip(0, 1).fillna(0)
+    saturated = used >= SATURATION_FULL
+    sat_extra = (np.ceil(f["sat_users"] / TARGET_UTILISATION) - f["sat_seats"]).clip(lower=1).where(saturated, 0)
+    growth = f["headcount_growth"]
+    hc_extra = (f["seat_count"] * growth).round().clip(lower=0).where(growth > 0, 0).fillna(0)
+    extra = np.fmax(sat_extra.fillna(0), hc_extra)
+    list_price = f["sat_product_id"].map(portfolio.products.set_index("product_id")["list_price"]).astype(float)
+    price_year = (f["seat_arr"] / f["seat_count"]).where(f["seat_count"] > 0, list_price * 12).fillna(0.0)
+    product = as_text(f["sat_product_id"])
+    reason = (
+        lookup(product, names).fillna(product).fillna("") + ": " + fmt_num(f["sat_users"]) + " of "
+        + fmt_num(f["sat_seats"]) + " licensed seats active (" + fmt_pct(used) + ")"
+    )
+    short = ", about " + fmt_num(sat_extra) + " more seats would bring it back to 80%"
+    reason = (reason + short.where(saturated, "")).where(used.notna(), "No seat data")
+    return severity, reason, product.where(severity > 0).fillna(""), extra, extra * price_year, hc_extra
+
+
+def _headcount(f: pd.DataFrame, hc_extra: pd.Series):
+    growth = f["headcount_growth"]
+    severity = (growth / GROWTH_FULL).clip(0, 1).fillna(0)
+    reason = trend_phrase("Headcount", growth, f["employees"], f["employees_prev"]) + " in a year"
+    seats = (
+        ", at the same ratio about " + fmt_num(hc_extra) + " more seats (" + fmt_num(f["seat_count"]) + " → "
+        + fmt_num(f["seat_count"] + hc_extra) + ")"
+    )
+    reason = reason + seats.where((hc_extra > 0) & (f["seat_count"] > 0), "")
+    return severity, reason.where(growth.notna(), "No headcount history")
+
+
+def _usage_growth(f: pd.DataFrame):
+    users, events = change(f["users_recent"], f["users_prev"]), change(f["events_recent"], f["events_prev"])
+    best = np.fmax(users, events)
+    severity = (best / USAGE_GROWTH_FULL).clip(0, 1).fillna(0)
+    reason = usage_phrase(f, users, events)
+    return severity, best, reason.where(best.notna(), "No usage to compare (needs 6 months of history)")
+
+
+def _readiness(f: pd.DataFrame, readiness: pd.DataFrame | None, best_product: pd.Series):
+    none = pd.Series(0.0, index=f.index), pd.Series(0.0, index=f.index)
+    if readiness is None or readiness.empty:
+        text = pd.Series("No readiness signals computed", index=f.index, dtype="object")
+        return *none, text, pd.Series("", index=f.index, dtype="object")
+    missing = [c for c in READINESS_COLUMNS if c not in readiness.columns]
+    if missing:
+        raise ValueError(f"readiness lacks column(s) {', '.join(missing)}")
+    ready = readiness[readiness["ready"].fillna(False).astype(bool)]
+    best = pd.Series(best_product.to_numpy(), index=f["account_id"])
+    ready = ready.assign(is_best=as_text(ready["product_id"]).to_numpy() == lookup(ready["account_id"], best).to_numpy())
+    ready = ready.sort_values(["account_id", "is_best", "product_id"], ascending=[True, False, True])
+    count = ready.groupby("account_id").size().reindex(f["account_id"]).fillna(0).to_numpy()
+    first = ready.drop_duplicates("account_id").set_index("account_id").reindex(f["account_id"])
+    severity = pd.Series((count > 0).astype(float), index=f.index)
+    reason = pd.Series(as_text(first["readiness_reason"]).to_numpy(), index=f.index, dtype="object")
+    reason = reason.where(count > 0, "No readiness signal for any product")
+    product = pd.Series(as_text(first["product_id"]).to_numpy(), index=f.index, dtype="object").fillna("")
+    return severity, pd.Series(count, index=f.index), reason, product
+
+
+def _sentiment(f: pd.DataFrame):
+    nps, positive = f["nps_latest"], f["positive_90d"]
+    severity = (PROMOTER_SHARE * nps.ge(9).astype(float) + POSITIVE_SHARE * positive).clip(0, 1)
+    nps_text = "Latest NPS " + fmt_num(nps) + choose(nps >= 9, " (promoter)", "", f.index)
+    nps_text = nps_text.where(nps.notna(), "No NPS in the last year")
+    plural = choose(positive.eq(1), " positive activity", " positive activities", f.index)
+    reason = nps_text + ", " + fmt_num(positive) + plural + " in the last 90 days"
+    evidence = f[["nps_latest_at", "last_positive_at"]].max(axis=1)
+    return severity, reason, evidence
+
+
+def _reactivation(f: pd.DataFrame):
+    dormant = f["dormant_months_before_recent"]
+    back = (dormant >= DORMANT_MIN) & (f["logins_recent"] > 0)
+    severity = (dormant / 3).clip(0, 1).where(back, 0.0).fillna(0)
+    reason = (
+        "Back after " + fmt_num(dormant) + " months without logins: " + fmt_num(f["logins_recent"])
+        + " logins in the last 3 months"
+    )
+    return severity, reason.where(back, "No comeback after a dormant spell")
+
+
+def expansion_scores(
+    portfolio: Portfolio,
+    account_feats: pd.DataFrame,
+    suggestions: pd.DataFrame,
+    readiness: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    settings: Mapping,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Expansion 0-100 per account with its components, and an expansion ARR estimate.
+
+    Severities: suggestions = half likelihood (best confidence / 50%) and half
+    size (expected value of the top three / 20% of ARR); seat saturation from
+    75% of licensed seats active (none) to 90% (full) on the fullest product;
+    headcount growth / 40%; usage growth (the better of users and key events)
+    / 50%; readiness full when any product is flagged ready; sentiment 0.6 for
+    a promoter plus 0.2 per positive activity in 90 days; reactivation =
+    dormant months / 3 when logins came back after two or more dormant months.
+
+    Returns:
+        (scores, components). scores: account_id, expansion, expansion_arr,
+        expansion_reasons, suggestion_arr, extra_seats, seat_expansion_arr.
+        components: as risk_scores, with axis 'expansion'.
+    """
+    if "expansion.weights" not in settings:
+        raise ValueError("settings lack 'expansion.weights' (pass core.settings.resolve())")
+    weights = normalised_weights(settings["expansion.weights"], COMPONENTS, "expansion.weights")
+    if "account_id" not in account_feats.columns or "sat_utilisation" not in account_feats.columns:
+        raise ValueError("account_feats must come from core.scoring.account_features")
+    currency = str(settings.get("pricing.currency", "USD"))
+    f = account_feats.reset_index(drop=True)
+    ids = f["account_id"]
+    names = product_names(portfolio)
+    usage_seen = month_end(f["latest_period"])
+    valued = suggestion_values(top_suggestions(suggestions), portfolio, f)
+
+    axis = Components(ids, AXIS)
+    severity, suggestion_arr, reason, best = _suggestions(f, valued, names, currency)
+    axis.add("suggestions", severity, weights["suggestions"], suggestion_arr, reason, best, f["last_purchase_at"])
+    severity, reason, product, extra, seat_arr, hc_extra = _seats(f, names, portfolio)
+    axis.add("seat_saturation", severity, weights["seat_saturation"], f["sat_utilisation"], reason, product,
+             usage_seen)
+    severity, reason = _headcount(f, hc_extra)
+    axis.add("headcount_growth", severity, weights["headcount_growth"], f["headcount_growth"], reason)
+    severity, value, reason = _usage_growth(f)
+    axis.add("usage_growth", severity, weights["usage_growth"], value, reason, evidence_at=usage_seen)
+    severity, value, reason, product = _readiness(f, readiness, best)
+    axis.add("readiness", severity, weights["readiness"], value, reason, product, usage_seen)
+    severity, reason, evidence = _sentiment(f)
+    axis.add("sentiment", severity, weights["sentiment"], f["nps_latest"], reason, evidence_at=evidence)
+    severity, reason = _reactivation(f)
+    axis.add("reactivation", severity, weights["reactivation"], f["dormant_months_before_recent"], reason,
+             evidence_at=usage_seen)
+    components = axis.frame()
+
+    scores = axis.summary("expansion", "expansion_reasons")
+    scores["suggestion_arr"] = suggestion_arr.round(2).to_numpy()
+    scores["extra_seats"] = extra.to_numpy()
+    scores["seat_expansion_arr"] = seat_arr.round(2).to_numpy()
+    scores["expansion_arr"] = (suggestion_arr + seat_arr).round(2).to_numpy()
+    order = ["account_id", "expansion", "expansion_arr", "expansion_reasons", "suggestion_arr", "extra_seats",
+             "seat_expansion_arr"]
+    return scores[order], components

@@ -1,0 +1,1 @@
+"""Modal dialogs (``ModalScreen``) shared by the screens."""
