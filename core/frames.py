@@ -125,10 +125,3 @@ def owned_as_of(subscriptions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     active = subscriptions["status"] == "active"
     churned_later = (subscriptions["status"] == "churned") & (subscriptions["churned_at"] > as_of)
     return subscriptions[started & (active | churned_later)]
-
-
-def ownership_matrix(subscriptions: pd.DataFrame, account_ids: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Boolean one-hot frame: one row per account in ``account_ids``, one column per product owned by anyone."""
-    held = owned_as_of(subscriptions, as_of)[["account_id", "product_id"]].drop_duplicates()
-    matrix = pd.crosstab(held["account_id"], held["product_id"]).astype(bool)
-    return matrix.reindex(account_ids, fill_value=False)

@@ -77,14 +77,20 @@ STEPS = [
     "quadrants",
     "to-dos",
     "pricing",
-    "portfolio",
     "trust",
     "save",
+    "portfolio",
 ]
 
 
-def compute_all(store: Store, as_of: date, steps: _Steps) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Every analysis, in dependency order. Returns result tables and generated to-dos."""
+def compute_all(
+    store: Store, as_of: date, steps: _Steps
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, Callable]:
+    """Every analysis, in dependency order.
+
+    Returns result tables, generated to-dos, and a function of the merged to-dos
+    that computes the manager's figures (they count open and overdue to-dos).
+    """
     from core import affinity, pricing, scoring
     from core import portfolio as portfolio_metrics
     from core.affinity import readiness as ready
@@ -100,9 +106,9 @@ def compute_all(store: Store, as_of: date, steps: _Steps) -> tuple[dict[str, pd.
     rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
     rules_seg = affinity.segment_rules(book, settings, stamp)
     attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings)
-    seq = steps.run("sequencing", affinity.time_to_attach, book)
-    next_product = affinity.next_product(book)
-    second = affinity.time_to_second_product(book)
+    seq = steps.run("sequencing", affinity.time_to_attach, book, stamp)
+    next_product = affinity.next_product(book, stamp)
+    second = affinity.time_to_second_product(book, stamp)
     roles = steps.run(
         "roles",
         affinity.product_roles,
@@ -140,18 +146,6 @@ def compute_all(store: Store, as_of: date, steps: _Steps) -> tuple[dict[str, pd.
     )
 
     prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
-    metrics = steps.run(
-        "portfolio",
-        portfolio_metrics.portfolio_metrics,
-        book,
-        scores,
-        store.todos(),
-        roles,
-        attach,
-        stamp,
-        settings,
-    )
-    owners = portfolio_metrics.owner_book(book, scores, store.todos(), stamp)
     trust = steps.run("trust", _trust_metrics, store, book, stamp, settings)
 
     rules = pd.concat(
@@ -169,11 +163,27 @@ def compute_all(store: Store, as_of: date, steps: _Steps) -> tuple[dict[str, pd.
         "scores": scores,
         "score_components": components,
         "pricing": prices,
-        "portfolio": metrics,
-        "owner_book": owners,
         "model_metrics": trust,
     }
-    return results, todos
+
+    def manager_figures(merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        live = merged_todos[merged_todos["active"].astype(bool) | merged_todos["status"].ne("open")]
+        return {
+            "portfolio": steps.run(
+                "portfolio",
+                portfolio_metrics.portfolio_metrics,
+                book,
+                scores,
+                live,
+                roles,
+                attach,
+                stamp,
+                settings,
+            ),
+            "owner_book": portfolio_metrics.owner_book(book, scores, live, stamp),
+        }
+
+    return results, todos, manager_figures
 
 
 def _trust_metrics(store: Store, book, as_of: pd.Timestamp, settings: dict) -> pd.DataFrame:
@@ -204,7 +214,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
     run_id = store.start_run("recompute", as_of)
     steps = _Steps(STEPS, progress, report)
     try:
-        results, todos = compute_all(store, as_of, steps)
+        results, todos, manager_figures = compute_all(store, as_of, steps)
         stamp = pd.Timestamp(as_of)
         settings = store.settings()
         accounts = results["scores"][["account_id"]].merge(
@@ -216,7 +226,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             return scoring.apply_daily_cap(merged, accounts, settings)
 
         known = set(store.todos()["todo_id"])
-        report.rows = steps.run("save", store.write_results, results, todos, reconcile)
+        report.rows = steps.run("save", store.write_results, results, todos, reconcile, manager_figures)
         report.new_todos = int((~todos["todo_id"].isin(known)).sum()) if len(todos) else 0
     except Exception as error:
         store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")

@@ -96,22 +96,61 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return merged
 
 
+# Bounds a value must respect, by key prefix or exact key; a value outside them is refused.
+RANGES: dict[str, tuple[float, float]] = {
+    "todos.daily_cap": (1, 500),
+    "rules.max_len": (2, 4),
+    "rules.min_count": (1, 1e9),
+    "suggestions.top_k": (1, 50),
+    "quadrant.": (0, 100),
+    "rules.min_support": (0, 1),
+    "rules.min_confidence": (0, 1),
+    "attach.": (0, 1),
+    "pricing.policy_discount_pct": (0, 100),
+    "pricing.platform_discount_pct": (0, 100),
+    "pricing.intro_discount_pct": (0, 100),
+    "pricing.annual_bundle_discount_pct": (0, 100),
+    "todos.control_group_pct": (0, 90),
+    "risk.weights": (0, 100),
+    "expansion.weights": (0, 100),
+}
+
+
+def _bounds(key: str) -> tuple[float, float] | None:
+    if key in RANGES:
+        return RANGES[key]
+    return next((b for prefix, b in RANGES.items() if prefix.endswith(".") and key.startswith(prefix)), None)
+
+
+def _coerce(key: str, default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise TypeError
+        return {k: float(v) for k, v in value.items()}
+    return value
+
+
 def validate(key: str, value: Any) -> Any:
-    """Coerce a user-entered value to the default's type, or raise ValueError naming the key."""
+    """Coerce a user-entered value to the default's type and bounds, or raise ValueError naming the key."""
     if key not in DEFAULTS:
         raise ValueError(f"unknown setting {key!r}")
     default = DEFAULTS[key]
     try:
-        if isinstance(default, bool):
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, dict):
-            if not isinstance(value, dict):
-                raise TypeError
-            return {k: float(v) for k, v in value.items()}
+        value = _coerce(key, default, value)
     except (TypeError, ValueError):
         raise ValueError(f"setting {key!r} expects {type(default).__name__}, got {value!r}") from None
+    bounds = _bounds(key)
+    numbers = list(value.values()) if isinstance(value, dict) else [value]
+    if bounds is not None and not isinstance(value, bool):
+        for number in numbers:
+            if isinstance(number, (int, float)) and not (bounds[0] <= number <= bounds[1]):
+                raise ValueError(
+                    f"setting {key!r} must be between {bounds[0]:g} and {bounds[1]:g}, got {number!r}"
+                )
     return value

@@ -11,12 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import AS_OF
 
+AS_OF = date(2026, 11, 1)  # the demo store's date, as in conftest.py
 QUADRANT = [sys.executable, "-m", "tui.cli"]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,8 +129,11 @@ def test_sigkill_during_todo_changes_leaves_state_and_log_in_step(demo_store) ->
         f"    s.change_todo({todo_id!r}, 'done' if i % 2 == 0 else 'reopen', note=f'note {{i}}')\n"
         "    i += 1\n"
     )
-    for delay in (0.3, 0.7, 1.1):
+    for delay in (0.05, 0.2, 0.5):
         proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while not one(db, "SELECT count(*) FROM todo_events") and time.monotonic() < deadline:
+            time.sleep(0.02)  # start the clock once the writer is really writing
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -144,6 +148,7 @@ def test_sigkill_during_todo_changes_leaves_state_and_log_in_step(demo_store) ->
             )
             .fetchone()
         )
+        assert last is not None
         assert (status, note) == tuple(last), "the to-do and its log disagree"
 
 

@@ -29,8 +29,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNTS, PRODUCTS, MONTHS = 4_000, 20, 25  # 2,000,000 usage rows
 PEAK_LIMIT_MB = 600
-"""Measured: about 330 MB for the streamed import (with Python, pandas and the store loaded),
-against about 1,000 MB for pandas to read this usage.csv whole, before any checking."""
+"""Measured on this 2-core machine: `quadrant import` peaks at about 410 MB streaming this folder
+(340 MB for the bare importer; 290 MB at 500,000 rows), while the same importer taking usage.csv in one
+chunk peaks at 1,330 MB."""
+SLOW_SECONDS = "70-90 s"
 
 
 def write_folder(folder: Path, accounts: int, products: int, months: int, seed: int = 3) -> np.ndarray:
@@ -107,7 +109,13 @@ def run_on_terminal(argv: list[str], columns: int = 100) -> tuple[int, str, floa
 
 
 @pytest.mark.slow
-def test_two_million_usage_rows_import_in_bounded_memory_with_a_progress_bar(tmp_path: Path) -> None:
+def test_two_million_usage_rows_import_in_bounded_memory_with_a_progress_bar(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if "slow" not in (request.config.option.markexpr or "") and not os.environ.get("QUADRANT_SLOW"):
+        pytest.skip(
+            f"takes {SLOW_SECONDS} on a busy 2-core machine: run `pytest -m slow` or set QUADRANT_SLOW=1"
+        )
     folder = tmp_path / "big"
     key_events = write_folder(folder, ACCOUNTS, PRODUCTS, MONTHS)
     assert len(key_events) == 2_000_000

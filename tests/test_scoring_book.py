@@ -14,7 +14,11 @@ SETTINGS = resolve()
 
 def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     """Rows for one table with every contract column, typed as core/frames.py says."""
-    out = pd.DataFrame(rows, columns=list(COLUMNS[table])) if rows else pd.DataFrame(columns=list(COLUMNS[table]))
+    out = (
+        pd.DataFrame(rows, columns=list(COLUMNS[table]))
+        if rows
+        else pd.DataFrame(columns=list(COLUMNS[table]))
+    )
     for column in DATE_COLUMNS.get(table, ()):
         out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
     numeric = {
@@ -43,16 +47,30 @@ PRODUCTS = [
 
 
 def account(account_id: str, **extra) -> dict:
-    row = {"account_id": account_id, "name": f"Account {account_id}", "segment": "mid-market", "owner": "Lin",
-           "employees": 500, "employees_prev": 500, "created_at": "2022-01-01"}
+    row = {
+        "account_id": account_id,
+        "name": f"Account {account_id}",
+        "segment": "mid-market",
+        "owner": "Lin",
+        "employees": 500,
+        "employees_prev": 500,
+        "created_at": "2022-01-01",
+    }
     row.update(extra)
     return row
 
 
 def sub(account_id: str, product_id: str, quantity: int = 10, price: float = 50.0, **extra) -> dict:
-    row = {"account_id": account_id, "product_id": product_id, "start_date": "2023-01-01",
-           "end_date": "2027-06-01", "quantity": quantity, "mrr": quantity * price, "status": "active",
-           "churned_at": None}
+    row = {
+        "account_id": account_id,
+        "product_id": product_id,
+        "start_date": "2023-01-01",
+        "end_date": "2027-06-01",
+        "quantity": quantity,
+        "mrr": quantity * price,
+        "status": "active",
+        "churned_at": None,
+    }
     row.update(extra)
     return row
 
@@ -76,16 +94,30 @@ def book(
     )
 
 
-def usage_rows(account_id: str, product_id: str, users: list[float], seats: float, as_of: pd.Timestamp = AS_OF,
-               logins: list[float] | None = None, events: list[float] | None = None) -> list[dict]:
+def usage_rows(
+    account_id: str,
+    product_id: str,
+    users: list[float],
+    seats: float,
+    as_of: pd.Timestamp = AS_OF,
+    logins: list[float] | None = None,
+    events: list[float] | None = None,
+) -> list[dict]:
     """Monthly rows ending the month before ``as_of``'s month, oldest first."""
     last = as_of.to_period("M") - 1
     periods = [(last - (len(users) - 1 - i)).to_timestamp() for i in range(len(users))]
     logins = logins or [u * 10 for u in users]
     events = events or [u * 5 for u in users]
     return [
-        {"account_id": account_id, "product_id": product_id, "period": p, "active_users": u,
-         "licensed_seats": seats, "logins": lg, "key_events": ev}
+        {
+            "account_id": account_id,
+            "product_id": product_id,
+            "period": p,
+            "active_users": u,
+            "licensed_seats": seats,
+            "logins": lg,
+            "key_events": ev,
+        }
         for p, u, lg, ev in zip(periods, users, logins, events, strict=True)
     ]
 
@@ -97,7 +129,9 @@ def usage(rows: list[dict]) -> pd.DataFrame:
 def random_usage(n_accounts: int, seed: int, as_of: pd.Timestamp = AS_OF) -> pd.DataFrame:
     """Two years of noisy monthly usage with gaps, missing values and zero-login months."""
     rng = np.random.default_rng(seed)
-    periods = pd.date_range(as_of.to_period("M").to_timestamp() - pd.DateOffset(months=24), periods=26, freq="MS")
+    periods = pd.date_range(
+        as_of.to_period("M").to_timestamp() - pd.DateOffset(months=24), periods=26, freq="MS"
+    )
     grid = pd.MultiIndex.from_product(
         [[f"A{i:04d}" for i in range(n_accounts)], ["P1", "P2", "P3"], periods],
         names=["account_id", "product_id", "period"],

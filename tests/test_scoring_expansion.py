@@ -22,8 +22,15 @@ SUGGESTIONS = pd.DataFrame(
     }
 )
 READY = pd.DataFrame(
-    {"account_id": ["G", "G"], "product_id": ["P2", "P3"], "ready": [True, True],
-     "readiness_reason": ["P2 signal", "Key events passed 1,000 a month, the point after which 3x more buy"]}
+    {
+        "account_id": ["G", "G"],
+        "product_id": ["P2", "P3"],
+        "ready": [True, True],
+        "readiness_reason": [
+            "P2 signal",
+            "Key events passed 1,000 a month, the point after which 3x more buy",
+        ],
+    }
 )
 
 
@@ -45,15 +52,25 @@ def test_every_expansion_component_hand_counted() -> None:
     scores, components = expansion_scores(portfolio, feats, SUGGESTIONS, READY, AS_OF, SETTINGS)
     g = components[components["account_id"] == "G"].set_index("component")
     expected = {
-        "suggestions": (35 * (0.5 * 0.6 + 0.5), "Best next product Journeys: 30% of similar accounts own it "
-                        "(lift 2.0), expected USD 14,400 a year (30% × 40 × 100 seats × 12), top 3 together "
-                        "USD 21,600 a year, 36% of ARR"),
-        "seat_saturation": (20.0, "Core CRM: 95 of 100 licensed seats active (95%), about 19 more seats would "
-                            "bring it back to 80%"),
-        "headcount_growth": (15.0, "Headcount up 50% (600 → 900) in a year, at the same ratio about 50 more "
-                             "seats (100 → 150)"),
-        "usage_growth": (10 * 0.1875 / 0.5, "Active users up 19% (80 → 95), key events up 19% (1,200 → 1,425) "
-                         "(last 3 months vs the 3 before)"),
+        "suggestions": (
+            35 * (0.5 * 0.6 + 0.5),
+            "Best next product Journeys: 30% of similar accounts own it "
+            "(lift 2.0), expected USD 14,400 a year (30% × 40 × 100 seats × 12), top 3 together "
+            "USD 21,600 a year, 36% of ARR",
+        ),
+        "seat_saturation": (
+            20.0,
+            "Core CRM: 95 of 100 licensed seats active (95%), about 19 more seats would bring it back to 80%",
+        ),
+        "headcount_growth": (
+            15.0,
+            "Headcount up 50% (600 → 900) in a year, at the same ratio about 50 more seats (100 → 150)",
+        ),
+        "usage_growth": (
+            10 * 0.1875 / 0.5,
+            "Active users up 19% (80 → 95), key events up 19% (1,200 → 1,425) "
+            "(last 3 months vs the 3 before)",
+        ),
         "readiness": (10.0, "Key events passed 1,000 a month, the point after which 3x more buy"),
         "sentiment": (5 * 0.8, "Latest NPS 10 (promoter), 1 positive activity in the last 90 days"),
         "reactivation": (0.0, "No comeback after a dormant spell"),
@@ -75,7 +92,10 @@ def test_reactivation_and_flat_products() -> None:
     scores, components = expansion_scores(portfolio, feats, SUGGESTIONS, None, AS_OF, SETTINGS)
     d = components[components["account_id"] == "D"].set_index("component")
     assert d.loc["reactivation", "points"] == 5.0
-    assert d.loc["reactivation", "reason"] == "Back after 3 months without logins: 60 logins in the last 3 months"
+    assert (
+        d.loc["reactivation", "reason"]
+        == "Back after 3 months without logins: 60 logins in the last 3 months"
+    )
     assert d.loc["readiness", "reason"] == "No readiness signals computed"
     valued = suggestion_values(SUGGESTIONS, portfolio, feats).set_index(["account_id", "product_id"])
     assert valued.loc[("D", "P4"), "seats"] == 1 and valued.loc[("D", "P4"), "expected_arr"] == 0.5 * 100 * 12

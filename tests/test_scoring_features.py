@@ -24,14 +24,23 @@ def month_rows(account_id, product_id, start, users, logins, seats=100.0, events
     periods = pd.date_range(start, periods=len(users), freq="MS")
     events = events if events is not None else [None if u is None else u * 5 for u in users]
     return [
-        {"account_id": account_id, "product_id": product_id, "period": p, "active_users": u,
-         "licensed_seats": seats, "logins": lg, "key_events": ev}
+        {
+            "account_id": account_id,
+            "product_id": product_id,
+            "period": p,
+            "active_users": u,
+            "licensed_seats": seats,
+            "logins": lg,
+            "key_events": ev,
+        }
         for p, u, lg, ev in zip(periods, users, logins, events, strict=True)
     ]
 
 
 def hand_usage() -> pd.DataFrame:
-    rows = month_rows("A1", "P1", "2026-01-01", [10, 20, 30, 40, 50, 60, 70, 80, 999], [5, 0, 0, 0, 0, 3, 4, 5, 9])
+    rows = month_rows(
+        "A1", "P1", "2026-01-01", [10, 20, 30, 40, 50, 60, 70, 80, 999], [5, 0, 0, 0, 0, 3, 4, 5, 9]
+    )
     rows += month_rows("A1", "P2", "2026-07-01", [4, 6], [1, 1], seats=5)
     rows += month_rows("A2", "P3", "2026-01-01", [7, 8, 9, 10], [2, 2, 2, 2], seats=0)
     rows += month_rows("A3", "P1", "2025-10-01", [3] * 11, [None] * 11, seats=None)
@@ -45,8 +54,9 @@ def to_sqlite(path: Path, frame: pd.DataFrame) -> sqlite3.Connection:
     rows = frame.assign(period=frame["period"].dt.strftime("%Y-%m-%d"))
     values = [
         tuple(None if pd.isna(v) else (int(v) if isinstance(v, float) else v) for v in row)
-        for row in rows[["account_id", "product_id", "period", "active_users", "licensed_seats", "logins",
-                         "key_events"]].itertuples(index=False)
+        for row in rows[
+            ["account_id", "product_id", "period", "active_users", "licensed_seats", "logins", "key_events"]
+        ].itertuples(index=False)
     ]
     conn.executemany("INSERT INTO usage VALUES (?,?,?,?,?,?,?)", values)
     conn.commit()
@@ -78,7 +88,9 @@ def test_hand_counted_windows_latest_month_and_dormancy() -> None:
 def test_sql_equals_pandas_on_the_hand_case(tmp_path: Path) -> None:
     frame = hand_usage()
     conn = to_sqlite(tmp_path / "u.db", frame)
-    pd.testing.assert_frame_equal(usage_features_sql(conn, AS_OF), usage_features(frame, AS_OF), check_exact=True)
+    pd.testing.assert_frame_equal(
+        usage_features_sql(conn, AS_OF), usage_features(frame, AS_OF), check_exact=True
+    )
 
 
 @pytest.mark.parametrize("as_of", [AS_OF, pd.Timestamp("2026-01-01"), pd.Timestamp("2025-12-31")])
@@ -95,7 +107,9 @@ def test_sql_accepts_year_month_periods(tmp_path: Path) -> None:
     frame = hand_usage()
     conn = to_sqlite(tmp_path / "u.db", frame)
     conn.execute("UPDATE usage SET period = substr(period, 1, 7)")
-    pd.testing.assert_frame_equal(usage_features_sql(conn, AS_OF), usage_features(frame, AS_OF), check_exact=True)
+    pd.testing.assert_frame_equal(
+        usage_features_sql(conn, AS_OF), usage_features(frame, AS_OF), check_exact=True
+    )
 
 
 def test_usage_features_refuses_missing_columns() -> None:
@@ -114,9 +128,20 @@ def test_account_features_hand_counted() -> None:
             sub("A2", "P3", 20, 40.0, end_date=None),
         ],
         contacts=[
-            {"account_id": "A1", "name": "Ann", "email": "a@x", "role": "decision_maker",
-             "last_contacted_at": "2026-07-01"},
-            {"account_id": "A1", "name": "Bo", "email": "b@x", "role": "champion", "last_contacted_at": "2026-10-01"},
+            {
+                "account_id": "A1",
+                "name": "Ann",
+                "email": "a@x",
+                "role": "decision_maker",
+                "last_contacted_at": "2026-07-01",
+            },
+            {
+                "account_id": "A1",
+                "name": "Bo",
+                "email": "b@x",
+                "role": "champion",
+                "last_contacted_at": "2026-10-01",
+            },
         ],
         activities=[
             {"account_id": "A1", "date": "2026-09-01", "kind": "ticket", "sentiment": "negative"},

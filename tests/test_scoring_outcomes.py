@@ -17,15 +17,26 @@ def test_conversion_by_kind_and_rule_hand_counted() -> None:
     todos = pd.DataFrame(
         {
             "account_id": ["A1", "A2", "A3", "A4", "A5", "A6", "A7"],
-            "kind": ["cross-sell", "cross-sell", "cross-sell", "seat-upsell", "renewal-call", "cross-sell",
-                     "cross-sell"],
+            "kind": [
+                "cross-sell",
+                "cross-sell",
+                "cross-sell",
+                "seat-upsell",
+                "renewal-call",
+                "cross-sell",
+                "cross-sell",
+            ],
             "product_id": ["P3", "P3", "P3", "P1", "", "P3", "P2"],
             "status": ["done", "done", "done", "done", "done", "open", "done"],
             "outcome": ["won", "won", "lost", "no-decision", None, "won", "won"],
         }
     )
     suggestions = pd.DataFrame(
-        {"account_id": ["A1", "A2", "A3"], "product_id": ["P3"] * 3, "rule_antecedents": ["P1", "P1", "P1;P2"]}
+        {
+            "account_id": ["A1", "A2", "A3"],
+            "product_id": ["P3"] * 3,
+            "rule_antecedents": ["P1", "P1", "P1;P2"],
+        }
     )
     table = conversion_rates(todos, suggestions)
     kinds = table[table["dimension"] == "kind"].set_index("group")
@@ -79,6 +90,8 @@ def test_uplift_too_small_to_test() -> None:
 
 
 def test_attach_needs_a_product_not_owned_before() -> None:
-    portfolio = book([account("A")], [sub("A", "P1", start_date="2024-01-01"), sub("A", "P1", start_date="2026-05-01")])
+    portfolio = book(
+        [account("A")], [sub("A", "P1", start_date="2024-01-01"), sub("A", "P1", start_date="2026-05-01")]
+    )
     result = control_uplift(portfolio, pd.Series({"A": False}), SINCE, AS_OF)
     assert result["treated_attached"] == 0

@@ -47,18 +47,41 @@ def planted_book():
         ],
         [
             sub("TROUBLE", "P1", 100, 50.0, end_date=AS_OF + 40 * DAY),
-            sub("GROWTH", "P1", 50, 50.0), sub("GROWTH", "P2", 50, 30.0),
-            sub("HEALTHY", "P1", 40, 50.0), sub("HEALTHY", "P2", 40, 30.0), sub("HEALTHY", "P4", 1, 100.0),
+            sub("GROWTH", "P1", 50, 50.0),
+            sub("GROWTH", "P2", 50, 30.0),
+            sub("HEALTHY", "P1", 40, 50.0),
+            sub("HEALTHY", "P2", 40, 30.0),
+            sub("HEALTHY", "P4", 1, 100.0),
         ],
         contacts=[
-            {"account_id": "TROUBLE", "name": "T", "email": "t@t", "role": "user",
-             "last_contacted_at": AS_OF - 200 * DAY},
-            {"account_id": "GROWTH", "name": "G", "email": "g@g", "role": "decision_maker",
-             "last_contacted_at": AS_OF - 14 * DAY},
-            {"account_id": "HEALTHY", "name": "H", "email": "h@h", "role": "decision_maker",
-             "last_contacted_at": AS_OF - 20 * DAY},
-            {"account_id": "HEALTHY", "name": "I", "email": "i@h", "role": "champion",
-             "last_contacted_at": AS_OF - 20 * DAY},
+            {
+                "account_id": "TROUBLE",
+                "name": "T",
+                "email": "t@t",
+                "role": "user",
+                "last_contacted_at": AS_OF - 200 * DAY,
+            },
+            {
+                "account_id": "GROWTH",
+                "name": "G",
+                "email": "g@g",
+                "role": "decision_maker",
+                "last_contacted_at": AS_OF - 14 * DAY,
+            },
+            {
+                "account_id": "HEALTHY",
+                "name": "H",
+                "email": "h@h",
+                "role": "decision_maker",
+                "last_contacted_at": AS_OF - 20 * DAY,
+            },
+            {
+                "account_id": "HEALTHY",
+                "name": "I",
+                "email": "i@h",
+                "role": "champion",
+                "last_contacted_at": AS_OF - 20 * DAY,
+            },
         ],
         activities=[
             {"account_id": "TROUBLE", "date": AS_OF - d * DAY, "kind": "ticket", "sentiment": "negative"}
@@ -71,8 +94,15 @@ def planted_book():
     rows += usage_rows("GROWTH", "P2", [35, 38, 40, 45, 48, 49], seats=50)
     rows += usage_rows("HEALTHY", "P1", [30] * 6, seats=40)
     suggestions = pd.DataFrame(
-        {"account_id": ["GROWTH", "HEALTHY"], "product_id": ["P3", "P3"], "rank": [1, 1], "score": [0.6, 0.2],
-         "confidence": [0.45, 0.1], "lift": [2.2, 1.0], "reason": ["r1", "r2"]}
+        {
+            "account_id": ["GROWTH", "HEALTHY"],
+            "product_id": ["P3", "P3"],
+            "rank": [1, 1],
+            "score": [0.6, 0.2],
+            "confidence": [0.45, 0.1],
+            "lift": [2.2, 1.0],
+            "reason": ["r1", "r2"],
+        }
     )
     return portfolio, usage(rows), suggestions
 
@@ -108,8 +138,9 @@ def test_score_moves_name_the_components_that_moved() -> None:
     gone = (prev["account_id"] == "HEALTHY") & (prev["component"] == "breadth")
     prev = prev[~gone]
     moves = score_moves(now, prev)
-    assert len(moves) == 2 - int(now.loc[(now["account_id"] == "HEALTHY") & (now["component"] == "breadth"),
-                                         "points"].iloc[0] == 0)
+    assert len(moves) == 2 - int(
+        now.loc[(now["account_id"] == "HEALTHY") & (now["component"] == "breadth"), "points"].iloc[0] == 0
+    )
     first = moves.iloc[0]
     assert (first["account_id"], first["component"], first["points_prev"]) == ("TROUBLE", "usage_trend", 5.0)
     assert first["delta"] == pytest.approx(first["points_now"] - 5.0)

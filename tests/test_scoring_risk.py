@@ -18,19 +18,38 @@ def at_risk_and_healthy():
         [account("R", employees=900, employees_prev=1000), account("H", employees=500, employees_prev=500)],
         [
             sub("R", "P1", 100, 50.0, end_date=AS_OF + 45 * DAY),
-            sub("H", "P1", 60, 50.0), sub("H", "P2", 10, 30.0), sub("H", "P3", 10, 40.0),
+            sub("H", "P1", 60, 50.0),
+            sub("H", "P2", 10, 30.0),
+            sub("H", "P3", 10, 40.0),
         ],
         contacts=[
-            {"account_id": "R", "name": "Cy", "email": "c@r", "role": "champion",
-             "last_contacted_at": AS_OF - 120 * DAY},
-            {"account_id": "H", "name": "Di", "email": "d@h", "role": "decision_maker",
-             "last_contacted_at": AS_OF - 10 * DAY},
-            {"account_id": "H", "name": "Ed", "email": "e@h", "role": "champion",
-             "last_contacted_at": AS_OF - 10 * DAY},
+            {
+                "account_id": "R",
+                "name": "Cy",
+                "email": "c@r",
+                "role": "champion",
+                "last_contacted_at": AS_OF - 120 * DAY,
+            },
+            {
+                "account_id": "H",
+                "name": "Di",
+                "email": "d@h",
+                "role": "decision_maker",
+                "last_contacted_at": AS_OF - 10 * DAY,
+            },
+            {
+                "account_id": "H",
+                "name": "Ed",
+                "email": "e@h",
+                "role": "champion",
+                "last_contacted_at": AS_OF - 10 * DAY,
+            },
         ],
         activities=[{"account_id": "R", "date": AS_OF - 5 * DAY, "kind": "ticket", "sentiment": "negative"}],
-        nps=[{"account_id": "R", "date": "2026-08-01", "score": 5}, {"account_id": "H", "date": "2026-08-01",
-                                                                      "score": 9}],
+        nps=[
+            {"account_id": "R", "date": "2026-08-01", "score": 5},
+            {"account_id": "H", "date": "2026-08-01", "score": 9},
+        ],
     )
     rows = usage_rows("R", "P1", [60, 60, 60, 30, 30, 30], seats=100)
     rows += usage_rows("H", "P1", [50] * 6, seats=60)
@@ -47,13 +66,22 @@ def test_every_risk_component_hand_counted() -> None:
     scores, components = risk_scores(portfolio, feats, AS_OF, SETTINGS)
     r = parts(components, "R")
     expected = {
-        "usage_trend": (25.0, "Active users down 50% (60 → 30), key events down 50% (900 → 450) (last 3 months "
-                              "vs the 3 before), steepest drop in Core CRM (60 → 30 users)"),
+        "usage_trend": (
+            25.0,
+            "Active users down 50% (60 → 30), key events down 50% (900 → 450) (last 3 months "
+            "vs the 3 before), steepest drop in Core CRM (60 → 30 users)",
+        ),
         "seat_utilisation": (15 * 0.5 / 0.6, "Only 30% of licensed seats active (30 of 100)"),
         "renewal_proximity": (15 * 135 / 180, "Renewal in 45 days (2026-10-30)"),
         "engagement_recency": (10 * 90 / 150, "No contact for 120 days (last 2026-05-18)"),
-        "sentiment": (15 * 0.75, "1 negative ticket in the last 90 days, latest NPS 5 (detractor, 2026-08-01)"),
-        "breadth": (10.0, "Owns 1 product, single-product customers churn more often than multi-product ones"),
+        "sentiment": (
+            15 * 0.75,
+            "1 negative ticket in the last 90 days, latest NPS 5 (detractor, 2026-08-01)",
+        ),
+        "breadth": (
+            10.0,
+            "Owns 1 product, single-product customers churn more often than multi-product ones",
+        ),
         "buying_centre": (5.0, "No decision-maker contact, champion last contacted 120 days ago"),
         "headcount": (2.5, "Headcount down 10% (1,000 → 900) in a year"),
     }
@@ -92,7 +120,13 @@ def test_breadth_states_the_books_own_churn_ratio() -> None:
         subs += [sub(f"M{i}", "P1"), sub(f"M{i}", "P2", **(lost if i < 2 else {}))]
     portfolio = book(accounts, subs)
     history = breadth_churn_history(portfolio, AS_OF)
-    assert history == {"single": 0.3, "multi": 0.1, "ratio": pytest.approx(3.0), "n_single": 20, "n_multi": 20}
+    assert history == {
+        "single": 0.3,
+        "multi": 0.1,
+        "ratio": pytest.approx(3.0),
+        "n_single": 20,
+        "n_multi": 20,
+    }
     feats = account_features(usage_features(usage([]), AS_OF), portfolio, AS_OF)
     _, components = risk_scores(portfolio, feats, AS_OF, SETTINGS)
     x = parts(components, "X").loc["breadth"]

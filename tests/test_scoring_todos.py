@@ -41,7 +41,9 @@ def run(portfolio, monthly, suggestions, as_of=AS_OF, settings=SETTINGS) -> tupl
 
 def planted_todos(settings=SETTINGS) -> tuple[pd.DataFrame, pd.DataFrame]:
     portfolio, monthly, suggestions = planted_book()
-    portfolio.accounts = pd.concat([portfolio.accounts, frame("accounts", [account("LATER")])], ignore_index=True)
+    portfolio.accounts = pd.concat(
+        [portfolio.accounts, frame("accounts", [account("LATER")])], ignore_index=True
+    )
     later = frame("subscriptions", [sub("LATER", "P1", 10, 50.0, end_date=AS_OF + 110 * DAY)])
     portfolio.subscriptions = pd.concat([portfolio.subscriptions, later], ignore_index=True)
     return run(portfolio, monthly, suggestions, settings=settings)
@@ -51,8 +53,10 @@ def test_planted_accounts_get_the_right_actions_with_reasons_and_playbooks() -> 
     scores, todos = planted_todos()
     assert list(todos.columns) == list(TODO_COLUMNS)
     kinds = {(r.account_id, r.kind, r.product_id) for r in todos.itertuples()}
-    assert {("TROUBLE", k, "") for k in ("renewal-call", "usage-recovery", "executive-sponsor", "qbr",
-                                         "add-decision-maker")} <= kinds
+    assert {
+        ("TROUBLE", k, "")
+        for k in ("renewal-call", "usage-recovery", "executive-sponsor", "qbr", "add-decision-maker")
+    } <= kinds
     assert ("GROWTH", "seat-upsell", "P1") in kinds and ("GROWTH", "cross-sell", "P3") in kinds
     assert not any(a == "HEALTHY" for a, _, _ in kinds)
     assert todos["reason"].str.len().gt(20).all() and todos["playbook"].isin(DEFAULT_PLAYBOOKS).all()
@@ -62,7 +66,9 @@ def test_planted_accounts_get_the_right_actions_with_reasons_and_playbooks() -> 
     assert call["due"] == AS_OF  # renews in 40 days: 90 days before is already past, so due today
     assert call["priority_score"] == pytest.approx(60000 * 1.0 * 0.967, rel=1e-3)
     assert call["title"] == "Renewal call with Account TROUBLE"
-    assert call["reason"].startswith("Renews on 2026-10-25 (in 40 days), USD 60,000 ARR, risk 97: Active users")
+    assert call["reason"].startswith(
+        "Renews on 2026-10-25 (in 40 days), USD 60,000 ARR, risk 97: Active users"
+    )
     later = by.loc[("LATER", "renewal-call")]
     assert later["due"] == AS_OF + 20 * DAY  # 110 days out: due 90 days before the renewal
     assert later["evidence_at"] == AS_OF + 110 * DAY - 120 * DAY
@@ -77,22 +83,29 @@ def test_ids_are_stable_short_hashes_of_account_kind_product() -> None:
     _, first = planted_todos()
     _, again = planted_todos()
     assert first["todo_id"].tolist() == again["todo_id"].tolist()
-    assert first["todo_id"].str.fullmatch(r"t[0-9a-f]{10}").all() and first["todo_id"].is_unique
+    assert first["todo_id"].str.fullmatch(r"t[0-9a-f]{12}").all() and first["todo_id"].is_unique
     row = first[(first["account_id"] == "GROWTH") & (first["kind"] == "cross-sell")].iloc[0]
-    assert row["todo_id"] == "t" + hashlib.sha1(b"GROWTH|cross-sell|P3").hexdigest()[:10]
+    assert row["todo_id"] == "t" + hashlib.sha1(b"GROWTH|cross-sell|P3").hexdigest()[:12]
 
 
 def test_bundle_offer_replaces_the_cross_sell_it_covers() -> None:
     portfolio, monthly, suggestions = planted_book()
     portfolio.bundles = pd.DataFrame(
-        {"bundle_id": ["B1"], "name": ["Marketing Suite"], "product_ids": ["P2;P3"], "price": [np.nan],
-         "discount_pct": [20.0]}
+        {
+            "bundle_id": ["B1"],
+            "name": ["Marketing Suite"],
+            "product_ids": ["P2;P3"],
+            "price": [np.nan],
+            "discount_pct": [20.0],
+        }
     )
     _, todos = run(portfolio, monthly, suggestions)
     growth = todos[todos["account_id"] == "GROWTH"].set_index("kind")
     assert "cross-sell" not in growth.index
     offer = growth.loc["bundle-offer"]
-    assert offer["product_id"] == "B1" and offer["title"] == "Offer the Marketing Suite bundle to Account GROWTH"
+    assert (
+        offer["product_id"] == "B1" and offer["title"] == "Offer the Marketing Suite bundle to Account GROWTH"
+    )
     assert "(Journeys)" in offer["reason"] and "USD 10,800 a year" in offer["reason"]
 
 
@@ -114,10 +127,16 @@ def generated(evidence: dict[str, str]) -> pd.DataFrame:
     ids = list(evidence)
     return pd.DataFrame(
         {
-            "todo_id": ids, "account_id": ["A"] * len(ids), "kind": ids, "product_id": [""] * len(ids),
-            "quadrant": ["rescue"] * len(ids), "title": [f"title {i}" for i in ids],
-            "reason": [f"reason {i}" for i in ids], "priority_score": [1.0] * len(ids),
-            "due": pd.to_datetime(["2026-09-20"] * len(ids)), "evidence_at": pd.to_datetime(list(evidence.values())),
+            "todo_id": ids,
+            "account_id": ["A"] * len(ids),
+            "kind": ids,
+            "product_id": [""] * len(ids),
+            "quadrant": ["rescue"] * len(ids),
+            "title": [f"title {i}" for i in ids],
+            "reason": [f"reason {i}" for i in ids],
+            "priority_score": [1.0] * len(ids),
+            "due": pd.to_datetime(["2026-09-20"] * len(ids)),
+            "evidence_at": pd.to_datetime(list(evidence.values())),
             "playbook": ids,
         }
     )
@@ -125,40 +144,99 @@ def generated(evidence: dict[str, str]) -> pd.DataFrame:
 
 def stored(rows: list[dict]) -> pd.DataFrame:
     """To-dos as the store returns them: dates as ISO text, status_changed_at with a time and zone."""
-    base = {"product_id": "", "kind": "k", "account_id": "A", "snoozed_until": None, "note": None, "outcome": None,
-            "status_changed_at": None, "evidence_at": "2026-09-01", "title": "old", "reason": "old",
-            "priority": 1, "active": 1}
+    base = {
+        "product_id": "",
+        "kind": "k",
+        "account_id": "A",
+        "snoozed_until": None,
+        "note": None,
+        "outcome": None,
+        "status_changed_at": None,
+        "evidence_at": "2026-09-01",
+        "title": "old",
+        "reason": "old",
+        "priority": 1,
+        "active": 1,
+    }
     return pd.DataFrame([{**base, **r} for r in rows])
 
 
 def test_reconcile_keeps_user_state_and_applies_only_its_two_rules() -> None:
-    existing = stored([
-        {"todo_id": "done_same", "status": "done", "status_changed_at": "2026-09-10T09:00:00+00:00", "note": "n1"},
-        {"todo_id": "done_newer", "status": "done", "status_changed_at": "2026-09-10T09:00:00+00:00",
-         "note": "n2", "outcome": "won"},
-        {"todo_id": "done_before_mark", "status": "done", "status_changed_at": "2026-09-10T09:00:00+00:00"},
-        {"todo_id": "dismissed_newer", "status": "dismissed", "status_changed_at": "2026-09-02T00:00:00+00:00"},
-        {"todo_id": "snoozed", "status": "snoozed", "snoozed_until": "2026-09-20", "note": "wait"},
-        {"todo_id": "gone", "status": "dismissed", "note": "n3", "status_changed_at": "2026-09-01T00:00:00+00:00"},
-        {"todo_id": "open_gone", "status": "open"},
-    ])
-    fresh = generated({
-        "done_same": "2026-09-01", "done_newer": "2026-09-12", "done_before_mark": "2026-09-05",
-        "dismissed_newer": "2026-09-03", "snoozed": "2026-09-01", "brand_new": "2026-09-14",
-    })
+    existing = stored(
+        [
+            {
+                "todo_id": "done_same",
+                "status": "done",
+                "status_changed_at": "2026-09-10T09:00:00+00:00",
+                "note": "n1",
+            },
+            {
+                "todo_id": "done_newer",
+                "status": "done",
+                "status_changed_at": "2026-09-10T09:00:00+00:00",
+                "note": "n2",
+                "outcome": "won",
+            },
+            {
+                "todo_id": "done_before_mark",
+                "status": "done",
+                "status_changed_at": "2026-09-10T09:00:00+00:00",
+            },
+            {
+                "todo_id": "dismissed_newer",
+                "status": "dismissed",
+                "status_changed_at": "2026-09-02T00:00:00+00:00",
+            },
+            {"todo_id": "snoozed", "status": "snoozed", "snoozed_until": "2026-09-20", "note": "wait"},
+            {
+                "todo_id": "gone",
+                "status": "dismissed",
+                "note": "n3",
+                "status_changed_at": "2026-09-01T00:00:00+00:00",
+            },
+            {"todo_id": "open_gone", "status": "open"},
+        ]
+    )
+    fresh = generated(
+        {
+            "done_same": "2026-09-01",
+            "done_newer": "2026-09-12",
+            "done_before_mark": "2026-09-05",
+            "dismissed_newer": "2026-09-03",
+            "snoozed": "2026-09-01",
+            "brand_new": "2026-09-14",
+        }
+    )
     out = reconcile(existing, fresh, pd.Timestamp("2026-09-19")).set_index("todo_id")
     status = out["status"].to_dict()
     assert status == {
-        "done_same": "done", "done_newer": "open", "done_before_mark": "done", "dismissed_newer": "open",
-        "snoozed": "snoozed", "brand_new": "open", "gone": "dismissed", "open_gone": "open",
+        "done_same": "done",
+        "done_newer": "open",
+        "done_before_mark": "done",
+        "dismissed_newer": "open",
+        "snoozed": "snoozed",
+        "brand_new": "open",
+        "gone": "dismissed",
+        "open_gone": "open",
     }
     assert out.loc["done_newer", "status_changed_at"] == "2026-09-19T00:00:00"
     assert out.loc["done_same", "status_changed_at"] == "2026-09-10T09:00:00+00:00"
-    assert out["note"].to_dict() == {"done_same": "n1", "done_newer": "n2", "done_before_mark": None,
-                                     "dismissed_newer": None, "snoozed": "wait", "brand_new": None,
-                                     "gone": "n3", "open_gone": None}
+    assert out["note"].to_dict() == {
+        "done_same": "n1",
+        "done_newer": "n2",
+        "done_before_mark": None,
+        "dismissed_newer": None,
+        "snoozed": "wait",
+        "brand_new": None,
+        "gone": "n3",
+        "open_gone": None,
+    }
     assert out.loc["done_newer", "outcome"] == "won"
-    assert out["active"].to_dict() == {**dict.fromkeys(fresh["todo_id"], True), "gone": False, "open_gone": False}
+    assert out["active"].to_dict() == {
+        **dict.fromkeys(fresh["todo_id"], True),
+        "gone": False,
+        "open_gone": False,
+    }
     assert out.loc["done_same", "title"] == "title done_same" and out.loc["gone", "title"] == "old"
 
     woken = reconcile(existing, fresh, pd.Timestamp("2026-09-20")).set_index("todo_id")
@@ -189,8 +267,15 @@ def test_daily_cap_ranks_each_owners_open_list() -> None:
     out = apply_daily_cap(todos, accounts, resolve({"todos.daily_cap": 2})).set_index("todo_id")
     assert out["priority"].fillna(0).to_dict() == {"a": 3, "b": 1, "c": 2, "d": 0, "e": 1, "f": 0, "g": 1}
     assert out["priority"].isna().tolist() == [False, False, False, True, False, True, False]
-    assert out["below_line"].to_dict() == {"a": True, "b": False, "c": False, "d": False, "e": False, "f": False,
-                                           "g": False}
+    assert out["below_line"].to_dict() == {
+        "a": True,
+        "b": False,
+        "c": False,
+        "d": False,
+        "e": False,
+        "f": False,
+        "g": False,
+    }
     with pytest.raises(ValueError, match="daily_cap"):
         apply_daily_cap(todos, accounts, resolve({"todos.daily_cap": 0}))
 
@@ -208,15 +293,18 @@ def test_state_survives_recompute_and_reimport_in_a_real_store(tmp_path: Path) -
         portfolio = store.portfolio()
         feats = account_features(store.usage_features(as_of), portfolio, as_of)
         risk, risk_parts = risk_scores(portfolio, feats, as_of, SETTINGS)
-        no_suggestions = pd.DataFrame(columns=["account_id", "product_id", "score", "confidence", "lift", "reason"])
+        no_suggestions = pd.DataFrame(
+            columns=["account_id", "product_id", "score", "confidence", "lift", "reason"]
+        )
         expansion, expansion_parts = expansion_scores(portfolio, feats, no_suggestions, None, as_of, SETTINGS)
         scores = combine_scores(portfolio, risk, expansion, as_of, SETTINGS)
         components = pd.concat([risk_parts, expansion_parts])
         todos = generate_todos(scores, components, no_suggestions, portfolio, as_of, SETTINGS)
         accounts = store.query("SELECT account_id, owner FROM accounts")
         with store.writing() as conn:
-            merge_generated(conn, todos, lambda old, new: apply_daily_cap(reconcile(old, new, as_of), accounts,
-                                                                          SETTINGS))
+            merge_generated(
+                conn, todos, lambda old, new: apply_daily_cap(reconcile(old, new, as_of), accounts, SETTINGS)
+            )
         return store.todos()
 
     first = recompute()
@@ -229,6 +317,22 @@ def test_state_survives_recompute_and_reimport_in_a_real_store(tmp_path: Path) -
     after = recompute().set_index("todo_id")
     for table in (again, after):
         assert table.loc[done, "status"] == "done" and table.loc[done, "note"] == "spoke to the champion"
-        assert table.loc[snoozed, "status"] == "snoozed" and table.loc[snoozed, "snoozed_until"] == "2027-01-01"
+        assert (
+            table.loc[snoozed, "status"] == "snoozed" and table.loc[snoozed, "snoozed_until"] == "2027-01-01"
+        )
         assert table.loc[snoozed, "note"] == "after the holidays"
     assert len(after) == len(first) and pd.isna(after.loc[done, "priority"])
+
+
+def test_components_in_any_row_order_give_the_same_todos() -> None:
+    portfolio, monthly, suggestions = planted_book()
+    feats = account_features(usage_features(monthly, AS_OF), portfolio, AS_OF)
+    risk, risk_parts = risk_scores(portfolio, feats, AS_OF, SETTINGS)
+    expansion, expansion_parts = expansion_scores(portfolio, feats, suggestions, None, AS_OF, SETTINGS)
+    scores = combine_scores(portfolio, risk, expansion, AS_OF, SETTINGS)
+    components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
+    shuffled = components.sample(frac=1.0, random_state=3).astype({"axis": "object", "component": "object"})
+    shuffled = shuffled[~((shuffled["account_id"] == "HEALTHY") & (shuffled["component"] == "sentiment"))]
+    expected = generate_todos(scores, components, suggestions, portfolio, AS_OF, SETTINGS)
+    got = generate_todos(scores, shuffled, suggestions, portfolio, AS_OF, SETTINGS)
+    pd.testing.assert_frame_equal(got, expected)

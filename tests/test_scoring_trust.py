@@ -49,10 +49,19 @@ def random_history(n: int, seed: int):
         aid = f"A{i:03d}"
         falling = rng.random() < 0.4
         churns = rng.random() < (0.6 if falling else 0.15)
-        accounts.append(account(aid, employees=int(rng.integers(50, 500)), employees_prev=int(rng.integers(50, 500))))
+        accounts.append(
+            account(aid, employees=int(rng.integers(50, 500)), employees_prev=int(rng.integers(50, 500)))
+        )
         for p in rng.choice(["P1", "P2", "P3"], size=int(rng.integers(1, 4)), replace=False):
-            subs.append(sub(aid, p, int(rng.integers(5, 50)), end_date=CUTOFF + pd.Timedelta(days=int(
-                rng.integers(10, 400))), **(CHURNED if churns and p == "P1" else {})))
+            subs.append(
+                sub(
+                    aid,
+                    p,
+                    int(rng.integers(5, 50)),
+                    end_date=CUTOFF + pd.Timedelta(days=int(rng.integers(10, 400))),
+                    **(CHURNED if churns and p == "P1" else {}),
+                )
+            )
         start = float(rng.integers(20, 80))
         drop = rng.uniform(0.3, 0.9) if falling else rng.uniform(0.9, 1.2)
         rows += usage_rows(aid, "P1", [start] * 3 + [round(start * drop)] * 3, seats=100, as_of=CUTOFF)

@@ -157,7 +157,12 @@ def _products(
     store: Store, account_id: str, subs: pd.DataFrame, as_of: date
 ) -> tuple[pd.DataFrame, list[str]]:
     """Products held with seats, last month's utilisation and 12 months of active users."""
-    months = pd.period_range(end=pd.Period(as_of, "M"), periods=USAGE_MONTHS, freq="M")
+    # End at the newest month reported (a feed may stop at the last complete month), never after as_of.
+    newest = store.scalar(
+        "SELECT max(period) FROM usage WHERE account_id = ? AND period <= ?", [account_id, str(as_of)]
+    )
+    end = pd.Period(newest, "M") if newest else pd.Period(as_of, "M")
+    months = pd.period_range(end=end, periods=USAGE_MONTHS, freq="M")
     labels = [m.strftime("%Y-%m") for m in months]
     columns = [
         "product_id",
@@ -196,7 +201,8 @@ def _products(
     held["usage"] = [series.get(p, [0.0] * len(labels)) for p in held["product_id"]]
     held["active_users"] = [latest.get(p, (None, None))[0] for p in held["product_id"]]
     held["licensed_seats"] = [latest.get(p, (None, None))[1] for p in held["product_id"]]
-    seats = held["licensed_seats"].where(held["licensed_seats"].notna(), held["seats"]).astype("float64")
+    # Utilisation only where usage reports licensed seats: a flat or usage-priced product has none.
+    seats = pd.to_numeric(held["licensed_seats"], errors="coerce").astype("float64")
     held["utilisation"] = pd.to_numeric(held["active_users"], errors="coerce") / seats.where(seats > 0)
     held = held.sort_values(["status", "mrr"], ascending=[True, False])
     return held[columns].reset_index(drop=True), labels

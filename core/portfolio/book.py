@@ -96,8 +96,9 @@ def owner_table(
     score_pos = index.locate(scores["account_id"])
     quadrant = np.full(len(index), "", dtype=object)
     quadrant[score_pos[score_pos >= 0]] = scores["quadrant"].astype(str).to_numpy()[score_pos >= 0]
-    for name in QUADRANTS:
-        table[name] = (quadrant == name).astype("int64")
+    customer = now.customers.astype(bool)
+    for name in QUADRANTS:  # quadrant mix of live customers, so it adds up to ``accounts``
+        table[name] = ((quadrant == name) & customer).astype("int64")
     is_open, overdue = todo_flags(todos, as_of)
     todo_pos = index.locate(todos["account_id"])
     table["open_todos"] = index.total(todo_pos[(todo_pos >= 0) & is_open]).astype("int64")

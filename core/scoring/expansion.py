@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 from core.frames import Portfolio
-from core.scoring.features import as_text, choose, fmt_money, fmt_num, fmt_pct, lookup
+from core.scoring.features import (
+    first_per_account,
+    as_text,
+    choose,
+    fmt_money,
+    fmt_num,
+    fmt_pct,
+    lookup,
+    positions,
+)
 from core.scoring.risk import (
     EXPANSION_COMPONENTS,
     Components,
@@ -53,7 +62,9 @@ def top_suggestions(suggestions: pd.DataFrame, top: int = TOP_SUGGESTIONS) -> pd
     return frame[frame["rank"] <= top].reset_index(drop=True)
 
 
-def suggestion_values(suggestions: pd.DataFrame, portfolio: Portfolio, account_feats: pd.DataFrame) -> pd.DataFrame:
+def suggestion_values(
+    suggestions: pd.DataFrame, portfolio: Portfolio, account_feats: pd.DataFrame
+) -> pd.DataFrame:
     """Expected annual value of each suggestion = confidence x list price x likely seats x 12.
 
     Likely seats for a per-seat product is the median quantity of the account's
@@ -62,33 +73,62 @@ def suggestion_values(suggestions: pd.DataFrame, portfolio: Portfolio, account_f
     Returns:
         The suggestion rows with list_price, seats, expected_arr added.
     """
-    products = portfolio.products.set_index("product_id")
-    price = suggestions["product_id"].map(products["list_price"]).astype("float64").fillna(0.0)
-    per_seat = suggestions["product_id"].map(products["unit"]).fillna("seat").eq("seat")
-    median_seats = account_feats.set_index("account_id")["seat_quantity_median"]
-    seats = suggestions["account_id"].map(median_seats).astype("float64")
-    seats = seats.where(per_seat & (seats > 0), 1.0).fillna(1.0).round()
-    confidence = suggestions["confidence"].astype("float64").clip(0, 1).fillna(0.0)
-    return suggestions.assign(list_price=price, seats=seats, expected_arr=confidence * price * seats * 12)
+    products = portfolio.products
+    product_at = positions(suggestions["product_id"], products["product_id"])
+    found = product_at >= 0
+    price = np.where(found, products["list_price"].to_numpy(dtype="float64")[product_at], 0.0)
+    units = np.append(products["unit"].fillna("seat").to_numpy(dtype=object), "seat")
+    per_seat = units[product_at] == "seat"
+    account_at = positions(suggestions["account_id"], account_feats["account_id"])
+    medians = np.append(account_feats["seat_quantity_median"].to_numpy(dtype="float64"), np.nan)[account_at]
+    seats = np.round(np.where(per_seat & (medians > 0), medians, 1.0))
+    confidence = suggestions["confidence"].astype("float64").clip(0, 1).fillna(0.0).to_numpy()
+    return suggestions.assign(
+        list_price=np.nan_to_num(price), seats=seats, expected_arr=confidence * price * seats * 12
+    )
 
 
 def _suggestions(f: pd.DataFrame, valued: pd.DataFrame, names: pd.Series, currency: str):
-    ids = f["account_id"]
-    best = valued[valued["rank"] == 1].set_index("account_id").reindex(ids)
-    total = valued.groupby("account_id")["expected_arr"].sum().reindex(ids).fillna(0.0)
-    count = valued.groupby("account_id").size().reindex(ids).fillna(0).to_numpy()
-    best.index, total.index = f.index, f.index
+    at = positions(valued["account_id"], f["account_id"])
+    known = at >= 0
+    total = pd.Series(
+        np.bincount(at[known], valued["expected_arr"].to_numpy()[known], minlength=len(f)), index=f.index
+    )
+    count = np.bincount(at[known], minlength=len(f))
+    first = valued[known & (valued["rank"] == 1).to_numpy()]
+    pick = positions(f["account_id"], first["account_id"])
+    best = pd.DataFrame(
+        {
+            "product_id": np.append(as_text(first["product_id"]).to_numpy(), np.nan)[pick],
+            **{
+                c: np.append(first[c].to_numpy(dtype="float64"), np.nan)[pick]
+                for c in ("confidence", "lift", "expected_arr", "list_price", "seats")
+            },
+        },
+        index=f.index,
+    )
     arr = f["arr"]
     confidence = best["confidence"].astype("float64").fillna(0.0)
     size = (total / (VALUE_FULL_SHARE * arr)).where(arr > 0, np.where(total > 0, 1.0, 0.0)).clip(0, 1)
     severity = 0.5 * (confidence / CONFIDENCE_FULL).clip(0, 1) + 0.5 * size.fillna(0)
     product = as_text(best["product_id"])
     reason = (
-        "Best next product " + lookup(product, names).fillna(product).fillna("") + ": "
-        + fmt_pct(confidence) + " of similar accounts own it (lift " + fmt_num(best["lift"], 1)
-        + "), expected " + fmt_money(best["expected_arr"], currency, 3) + " a year (" + fmt_pct(confidence)
-        + " × " + fmt_num(best["list_price"], 2).str.removesuffix(".00") + " × " + fmt_num(best["seats"])
-        + choose(best["seats"].eq(1), " seat", " seats", f.index) + " × 12)"
+        "Best next product "
+        + lookup(product, names).fillna(product).fillna("")
+        + ": "
+        + fmt_pct(confidence)
+        + " of similar accounts own it (lift "
+        + fmt_num(best["lift"], 1)
+        + "), expected "
+        + fmt_money(best["expected_arr"], currency, 3)
+        + " a year ("
+        + fmt_pct(confidence)
+        + " × "
+        + fmt_num(best["list_price"], 2).str.removesuffix(".00")
+        + " × "
+        + fmt_num(best["seats"])
+        + choose(best["seats"].eq(1), " seat", " seats", f.index)
+        + " × 12)"
     )
     together = ", top " + str(TOP_SUGGESTIONS) + " together " + fmt_money(total, currency, 3) + " a year"
     share = (", " + fmt_pct(total / arr) + " of ARR").where(arr > 0, "")
@@ -101,16 +141,26 @@ def _seats(f: pd.DataFrame, names: pd.Series, portfolio: Portfolio):
     used = f["sat_utilisation"]
     severity = ((used - SATURATION_START) / (SATURATION_FULL - SATURATION_START)).clip(0, 1).fillna(0)
     saturated = used >= SATURATION_FULL
-    sat_extra = (np.ceil(f["sat_users"] / TARGET_UTILISATION) - f["sat_seats"]).clip(lower=1).where(saturated, 0)
+    sat_extra = (
+        (np.ceil(f["sat_users"] / TARGET_UTILISATION) - f["sat_seats"]).clip(lower=1).where(saturated, 0)
+    )
     growth = f["headcount_growth"]
     hc_extra = (f["seat_count"] * growth).round().clip(lower=0).where(growth > 0, 0).fillna(0)
     extra = np.fmax(sat_extra.fillna(0), hc_extra)
-    list_price = f["sat_product_id"].map(portfolio.products.set_index("product_id")["list_price"]).astype(float)
+    list_price = (
+        f["sat_product_id"].map(portfolio.products.set_index("product_id")["list_price"]).astype(float)
+    )
     price_year = (f["seat_arr"] / f["seat_count"]).where(f["seat_count"] > 0, list_price * 12).fillna(0.0)
     product = as_text(f["sat_product_id"])
     reason = (
-        lookup(product, names).fillna(product).fillna("") + ": " + fmt_num(f["sat_users"]) + " of "
-        + fmt_num(f["sat_seats"]) + " licensed seats active (" + fmt_pct(used) + ")"
+        lookup(product, names).fillna(product).fillna("")
+        + ": "
+        + fmt_num(f["sat_users"])
+        + " of "
+        + fmt_num(f["sat_seats"])
+        + " licensed seats active ("
+        + fmt_pct(used)
+        + ")"
     )
     short = ", about " + fmt_num(sat_extra) + " more seats would bring it back to 80%"
     reason = (reason + short.where(saturated, "")).where(used.notna(), "No seat data")
@@ -122,8 +172,13 @@ def _headcount(f: pd.DataFrame, hc_extra: pd.Series):
     severity = (growth / GROWTH_FULL).clip(0, 1).fillna(0)
     reason = trend_phrase("Headcount", growth, f["employees"], f["employees_prev"]) + " in a year"
     seats = (
-        ", at the same ratio about " + fmt_num(hc_extra) + " more seats (" + fmt_num(f["seat_count"]) + " → "
-        + fmt_num(f["seat_count"] + hc_extra) + ")"
+        ", at the same ratio about "
+        + fmt_num(hc_extra)
+        + " more seats ("
+        + fmt_num(f["seat_count"])
+        + " → "
+        + fmt_num(f["seat_count"] + hc_extra)
+        + ")"
     )
     reason = reason + seats.where((hc_extra > 0) & (f["seat_count"] > 0), "")
     return severity, reason.where(growth.notna(), "No headcount history")
@@ -145,17 +200,24 @@ def _readiness(f: pd.DataFrame, readiness: pd.DataFrame | None, best_product: pd
     missing = [c for c in READINESS_COLUMNS if c not in readiness.columns]
     if missing:
         raise ValueError(f"readiness lacks column(s) {', '.join(missing)}")
-    ready = readiness[readiness["ready"].fillna(False).astype(bool)]
-    best = pd.Series(best_product.to_numpy(), index=f["account_id"])
-    ready = ready.assign(is_best=as_text(ready["product_id"]).to_numpy() == lookup(ready["account_id"], best).to_numpy())
-    ready = ready.sort_values(["account_id", "is_best", "product_id"], ascending=[True, False, True])
-    count = ready.groupby("account_id").size().reindex(f["account_id"]).fillna(0).to_numpy()
-    first = ready.drop_duplicates("account_id").set_index("account_id").reindex(f["account_id"])
+    ready = readiness[readiness["ready"].fillna(False).astype(bool).to_numpy()]
+    at = positions(ready["account_id"], f["account_id"])
+    product = as_text(ready["product_id"]).to_numpy()
+    is_best = product == np.append(best_product.to_numpy(dtype=object), "")[at]
+    product_order = pd.factorize(ready["product_id"], sort=True)[0]
+    accounts, rows = first_per_account(at, ~is_best, product_order)
+    count = np.bincount(at[at >= 0], minlength=len(f))
+    reason = np.full(len(f), "No readiness signal for any product", dtype=object)
+    reason[accounts] = as_text(ready["readiness_reason"]).to_numpy()[rows]
+    chosen = np.full(len(f), "", dtype=object)
+    chosen[accounts] = product[rows]
     severity = pd.Series((count > 0).astype(float), index=f.index)
-    reason = pd.Series(as_text(first["readiness_reason"]).to_numpy(), index=f.index, dtype="object")
-    reason = reason.where(count > 0, "No readiness signal for any product")
-    product = pd.Series(as_text(first["product_id"]).to_numpy(), index=f.index, dtype="object").fillna("")
-    return severity, pd.Series(count, index=f.index), reason, product
+    return (
+        severity,
+        pd.Series(count, index=f.index),
+        pd.Series(reason, index=f.index),
+        pd.Series(chosen, index=f.index),
+    )
 
 
 def _sentiment(f: pd.DataFrame):
@@ -174,7 +236,10 @@ def _reactivation(f: pd.DataFrame):
     back = (dormant >= DORMANT_MIN) & (f["logins_recent"] > 0)
     severity = (dormant / 3).clip(0, 1).where(back, 0.0).fillna(0)
     reason = (
-        "Back after " + fmt_num(dormant) + " months without logins: " + fmt_num(f["logins_recent"])
+        "Back after "
+        + fmt_num(dormant)
+        + " months without logins: "
+        + fmt_num(f["logins_recent"])
         + " logins in the last 3 months"
     )
     return severity, reason.where(back, "No comeback after a dormant spell")
@@ -217,10 +282,19 @@ def expansion_scores(
 
     axis = Components(ids, AXIS)
     severity, suggestion_arr, reason, best = _suggestions(f, valued, names, currency)
-    axis.add("suggestions", severity, weights["suggestions"], suggestion_arr, reason, best, f["last_purchase_at"])
+    axis.add(
+        "suggestions", severity, weights["suggestions"], suggestion_arr, reason, best, f["last_purchase_at"]
+    )
     severity, reason, product, extra, seat_arr, hc_extra = _seats(f, names, portfolio)
-    axis.add("seat_saturation", severity, weights["seat_saturation"], f["sat_utilisation"], reason, product,
-             usage_seen)
+    axis.add(
+        "seat_saturation",
+        severity,
+        weights["seat_saturation"],
+        f["sat_utilisation"],
+        reason,
+        product,
+        usage_seen,
+    )
     severity, reason = _headcount(f, hc_extra)
     axis.add("headcount_growth", severity, weights["headcount_growth"], f["headcount_growth"], reason)
     severity, value, reason = _usage_growth(f)
@@ -230,8 +304,14 @@ def expansion_scores(
     severity, reason, evidence = _sentiment(f)
     axis.add("sentiment", severity, weights["sentiment"], f["nps_latest"], reason, evidence_at=evidence)
     severity, reason = _reactivation(f)
-    axis.add("reactivation", severity, weights["reactivation"], f["dormant_months_before_recent"], reason,
-             evidence_at=usage_seen)
+    axis.add(
+        "reactivation",
+        severity,
+        weights["reactivation"],
+        f["dormant_months_before_recent"],
+        reason,
+        evidence_at=usage_seen,
+    )
     components = axis.frame()
 
     scores = axis.summary("expansion", "expansion_reasons")
@@ -239,6 +319,13 @@ def expansion_scores(
     scores["extra_seats"] = extra.to_numpy()
     scores["seat_expansion_arr"] = seat_arr.round(2).to_numpy()
     scores["expansion_arr"] = (suggestion_arr + seat_arr).round(2).to_numpy()
-    order = ["account_id", "expansion", "expansion_arr", "expansion_reasons", "suggestion_arr", "extra_seats",
-             "seat_expansion_arr"]
+    order = [
+        "account_id",
+        "expansion",
+        "expansion_arr",
+        "expansion_reasons",
+        "suggestion_arr",
+        "extra_seats",
+        "seat_expansion_arr",
+    ]
     return scores[order], components

@@ -10,14 +10,35 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.frames import Portfolio, owned_as_of
 
-USAGE_COLUMNS = ("account_id", "product_id", "period", "active_users", "licensed_seats", "logins", "key_events")
+USAGE_COLUMNS = (
+    "account_id",
+    "product_id",
+    "period",
+    "active_users",
+    "licensed_seats",
+    "logins",
+    "key_events",
+)
 FEATURE_COLUMNS = (
-    "account_id", "product_id", "users_recent", "users_prev", "events_recent", "events_prev",
-    "logins_recent", "logins_prev", "seats_latest", "users_latest", "utilisation",
-    "dormant_months_before_recent", "months_observed", "latest_period",
+    "account_id",
+    "product_id",
+    "users_recent",
+    "users_prev",
+    "events_recent",
+    "events_prev",
+    "logins_recent",
+    "logins_prev",
+    "seats_latest",
+    "users_latest",
+    "utilisation",
+    "dormant_months_before_recent",
+    "months_observed",
+    "latest_period",
 )
 FLOAT_FEATURES = FEATURE_COLUMNS[2:11]
 WINDOW_MONTHS = 3
@@ -126,9 +147,24 @@ def usage_features(usage_monthly: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataF
     return typed_features(out.merge(latest, on=["account_id", "product_id"], how="left"))
 
 
+def positions(keys, values) -> np.ndarray:
+    """Where each key first occurs in ``values`` (-1 if absent).
+
+    Hashed by Arrow, several times faster than a pandas index of strings,
+    which matters when every table is matched to 100,000 accounts.
+    """
+
+    def arrow(column) -> pa.Array:
+        array = pa.array(pd.Series(column).astype("str").array)
+        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+    found = pc.index_in(arrow(keys), value_set=arrow(values))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _codes(index: pd.Index, account_ids) -> np.ndarray:
     """Each row's account as its position in ``index`` (-1 if unknown): strings are hashed once per table."""
-    return index.get_indexer(pd.Series(account_ids))
+    return positions(account_ids, index)
 
 
 def _per_account(codes: np.ndarray, values, how: str, n: int) -> np.ndarray:
@@ -138,10 +174,17 @@ def _per_account(codes: np.ndarray, values, how: str, n: int) -> np.ndarray:
     if how == "count":
         return np.bincount(codes[keep], minlength=n).astype("float64")
     result = pd.Series(values).groupby(codes[keep]).agg(how)
-    return result.reindex(range(n)).to_numpy()
+    values = result.to_numpy()
+    out = np.full(
+        n,
+        np.datetime64("NaT") if values.dtype.kind == "M" else np.nan,
+        dtype=values.dtype if values.dtype.kind in "Mf" else "float64",
+    )
+    out[result.index.to_numpy()] = values
+    return out
 
 
-def _first_per_account(codes: np.ndarray, *order_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_per_account(codes: np.ndarray, *order_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each account, the row that sorts first by ``order_keys`` (most significant first).
 
     Returns (account positions, row numbers).
@@ -168,7 +211,9 @@ def _owned_facts(portfolio: Portfolio, index: pd.Index, as_of: pd.Timestamp) -> 
     return pd.DataFrame(
         {
             "arr": np.nan_to_num(_per_account(codes, mrr, "sum", n)) * 12,
-            "n_products": np.bincount(distinct[distinct >= 0] // (len(products) + 1), minlength=n).astype(float),
+            "n_products": np.bincount(distinct[distinct >= 0] // (len(products) + 1), minlength=n).astype(
+                float
+            ),
             "seat_arr": np.nan_to_num(_per_account(codes, np.where(seat, mrr, 0.0), "sum", n)) * 12,
             "seat_count": np.nan_to_num(_per_account(codes, np.where(seat, quantity, 0.0), "sum", n)),
             "seat_quantity_median": _per_account(codes, np.where(seat, quantity, np.nan), "median", n),
@@ -213,7 +258,9 @@ def _activity_facts(portfolio: Portfolio, index: pd.Index, as_of: pd.Timestamp) 
     codes = np.where((date <= as_of).to_numpy(), _codes(index, acts["account_id"]), -1)
     recent = (date > as_of - pd.Timedelta(days=SENTIMENT_DAYS)).to_numpy()
     kind, sentiment = acts["kind"], acts["sentiment"]
-    negative = np.where(recent & kind.eq("ticket").to_numpy() & sentiment.eq("negative").to_numpy(), codes, -1)
+    negative = np.where(
+        recent & kind.eq("ticket").to_numpy() & sentiment.eq("negative").to_numpy(), codes, -1
+    )
     positive = np.where(recent & sentiment.eq("positive").to_numpy(), codes, -1)
     meetings = np.where(kind.isin(MEETING_KINDS).to_numpy(), codes, -1)
     return pd.DataFrame(
@@ -234,7 +281,7 @@ def _nps_facts(portfolio: Portfolio, index: pd.Index, as_of: pd.Timestamp) -> pd
     keep = ((date <= as_of) & (date > as_of - pd.Timedelta(days=NPS_DAYS))).to_numpy()
     codes = np.where(keep, _codes(index, nps["account_id"]), -1)
     score = nps["score"].to_numpy(dtype="float64")
-    accounts, rows = _first_per_account(codes, -date.to_numpy().astype("int64"), score)
+    accounts, rows = first_per_account(codes, -date.to_numpy().astype("int64"), score)
     latest_score, latest_date = np.full(n, np.nan), np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     latest_score[accounts] = score[rows]
     latest_date[accounts] = date.to_numpy()[rows]
@@ -257,34 +304,60 @@ def _rollup_usage(features: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     codes = _codes(index, features["account_id"])
     out = {
         column: _per_account(codes, features[column], "sum", n)
-        for column in ("users_recent", "users_prev", "events_recent", "events_prev", "logins_recent",
-                       "logins_prev", "seats_latest", "users_latest")
+        for column in (
+            "users_recent",
+            "users_prev",
+            "events_recent",
+            "events_prev",
+            "logins_recent",
+            "logins_prev",
+            "seats_latest",
+            "users_latest",
+        )
     }
     for column in out:  # a sum over no values is missing, not zero
-        out[column] = np.where(_per_account(codes, features[column].notna(), "sum", n) > 0, out[column], np.nan)
+        out[column] = np.where(
+            _per_account(codes, features[column].notna(), "sum", n) > 0, out[column], np.nan
+        )
     seats = features["seats_latest"].to_numpy()
     seated = np.where(seats > 0, codes, -1)
     seat_sum = np.nan_to_num(_per_account(seated, seats, "sum", n))
     user_sum = np.nan_to_num(_per_account(seated, features["users_latest"], "sum", n))
     out["utilisation"] = np.where(seat_sum > 0, user_sum / np.where(seat_sum > 0, seat_sum, 1), np.nan)
     out["min_utilisation"] = _per_account(codes, features["utilisation"], "min", n)
-    out["dormant_months_before_recent"] = _per_account(codes, features["dormant_months_before_recent"], "min", n)
+    out["dormant_months_before_recent"] = _per_account(
+        codes, features["dormant_months_before_recent"], "min", n
+    )
     out["months_observed"] = _per_account(codes, features["months_observed"], "max", n)
     out["latest_period"] = _per_account(codes, features["latest_period"], "max", n)
     out["products_with_usage"] = _per_account(codes, codes, "count", n)
 
     product_order = pd.factorize(features["product_id"], sort=True)[0]
     utilisation = features["utilisation"].to_numpy()
-    accounts, rows = _first_per_account(seated, -np.nan_to_num(utilisation, nan=-1.0), product_order)
+    accounts, rows = first_per_account(seated, -np.nan_to_num(utilisation, nan=-1.0), product_order)
     drop = (features["users_prev"] - features["users_recent"]).to_numpy()
-    falling_accounts, falling_rows = _first_per_account(np.where(drop > 0, codes, -1), -drop, product_order)
+    falling_accounts, falling_rows = first_per_account(np.where(drop > 0, codes, -1), -drop, product_order)
     products = features["product_id"].to_numpy(dtype=object)
     for prefix, (at, picked), columns in (
-        ("sat_", (accounts, rows), {"product_id": products, "users": features["users_latest"].to_numpy(),
-                                    "seats": seats, "utilisation": utilisation}),
-        ("decline_", (falling_accounts, falling_rows), {"product_id": products,
-                                                        "users_prev": features["users_prev"].to_numpy(),
-                                                        "users_recent": features["users_recent"].to_numpy()}),
+        (
+            "sat_",
+            (accounts, rows),
+            {
+                "product_id": products,
+                "users": features["users_latest"].to_numpy(),
+                "seats": seats,
+                "utilisation": utilisation,
+            },
+        ),
+        (
+            "decline_",
+            (falling_accounts, falling_rows),
+            {
+                "product_id": products,
+                "users_prev": features["users_prev"].to_numpy(),
+                "users_recent": features["users_recent"].to_numpy(),
+            },
+        ),
     ):
         for name, values in columns.items():
             column = np.full(n, np.nan, dtype=object if name == "product_id" else "float64")
@@ -338,7 +411,9 @@ def account_features(features: pd.DataFrame, portfolio: Portfolio, as_of: pd.Tim
                     "created_at": pd.to_datetime(accounts["created_at"]).to_numpy(),
                     "employees": employees,
                     "employees_prev": before,
-                    "headcount_growth": np.where(before > 0, employees / np.where(before > 0, before, 1) - 1, np.nan),
+                    "headcount_growth": np.where(
+                        before > 0, employees / np.where(before > 0, before, 1) - 1, np.nan
+                    ),
                 }
             ),
             _rollup_usage(features, index),
@@ -349,11 +424,26 @@ def account_features(features: pd.DataFrame, portfolio: Portfolio, as_of: pd.Tim
         ],
         axis=1,
     )
-    for column in ("latest_period", "renewal_date", "last_purchase_at", "last_contact_at", "champion_last_at",
-                   "last_meeting_at", "last_negative_at", "last_positive_at", "nps_latest_at"):
+    for column in (
+        "latest_period",
+        "renewal_date",
+        "last_purchase_at",
+        "last_contact_at",
+        "champion_last_at",
+        "last_meeting_at",
+        "last_negative_at",
+        "last_positive_at",
+        "nps_latest_at",
+    ):
         out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
-    for column in ("n_products", "neg_tickets_90d", "positive_90d", "dormant_months_before_recent",
-                   "months_observed", "products_with_usage"):
+    for column in (
+        "n_products",
+        "neg_tickets_90d",
+        "positive_90d",
+        "dormant_months_before_recent",
+        "months_observed",
+        "products_with_usage",
+    ):
         out[column] = out[column].astype("float64")
     out["days_to_renewal"] = (out["renewal_date"] - as_of.normalize()).dt.days
     out["last_touch_at"] = out[["last_contact_at", "last_meeting_at"]].max(axis=1)
@@ -419,9 +509,10 @@ def as_text(values) -> pd.Series:
 
 def lookup(keys, table: pd.Series) -> pd.Series:
     """``table[key]`` for each key as plain Python strings, NaN where the key is missing or unknown."""
-    keys = as_text(keys)
-    found = as_text(table).groupby(level=0).first()
-    return pd.Series(found.reindex(keys.to_numpy()).to_numpy(dtype=object), index=keys.index, dtype="object")
+    keys = pd.Series(keys)
+    at = positions(keys, table.index)
+    values = np.append(as_text(table).to_numpy(dtype=object), np.nan)
+    return pd.Series(values[at], index=keys.index, dtype="object")
 
 
 def choose(condition, yes, no, index: pd.Index) -> pd.Series:

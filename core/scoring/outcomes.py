@@ -31,7 +31,9 @@ def _rule_labels(decided: pd.DataFrame, suggestions: pd.DataFrame | None) -> pd.
             return fallback
         label = source[column].astype("str") + " → " + source.index.get_level_values("product_id")
         label = label.where(source[column].notna() & source[column].astype("str").ne(""))
-    keys = pd.MultiIndex.from_arrays([decided["account_id"].astype("str"), decided["product_id"].astype("str")])
+    keys = pd.MultiIndex.from_arrays(
+        [decided["account_id"].astype("str"), decided["product_id"].astype("str")]
+    )
     return pd.Series(label.reindex(keys).to_numpy(), index=decided.index).fillna(fallback)
 
 
@@ -60,7 +62,9 @@ def conversion_rates(todos: pd.DataFrame, suggestions: pd.DataFrame | None = Non
     ):
         if frame.empty:
             continue
-        counts = pd.crosstab(group.rename("group"), frame["outcome"]).reindex(columns=list(OUTCOMES), fill_value=0)
+        counts = pd.crosstab(group.rename("group"), frame["outcome"]).reindex(
+            columns=list(OUTCOMES), fill_value=0
+        )
         table = pd.DataFrame(
             {
                 "dimension": dimension,
@@ -120,9 +124,16 @@ def control_uplift(
     rate_t = x_t / n_t if n_t else float("nan")
     rate_c = x_c / n_c if n_c else float("nan")
     result = {
-        "treated_accounts": n_t, "treated_attached": x_t, "treated_rate": rate_t,
-        "control_accounts": n_c, "control_attached": x_c, "control_rate": rate_c,
-        "uplift": rate_t - rate_c, "z": None, "p_value": None, "alternative": alternative,
+        "treated_accounts": n_t,
+        "treated_attached": x_t,
+        "treated_rate": rate_t,
+        "control_accounts": n_c,
+        "control_attached": x_c,
+        "control_rate": rate_c,
+        "uplift": rate_t - rate_c,
+        "z": None,
+        "p_value": None,
+        "alternative": alternative,
     }
     if min(n_t, n_c) < MIN_GROUP or x_t + x_c == 0 or x_t + x_c == n_t + n_c:
         result["note"] = (
@@ -134,7 +145,8 @@ def control_uplift(
 
     z, p = proportions_ztest(np.array([x_t, x_c]), np.array([n_t, n_c]), alternative=alternative)
     result.update(
-        z=float(z), p_value=float(p),
+        z=float(z),
+        p_value=float(p),
         note=(
             f"Treated accounts attached a product at {rate_t:.1%} ({x_t} of {n_t}), the control group at "
             f"{rate_c:.1%} ({x_c} of {n_c}): uplift {100 * (rate_t - rate_c):+.1f} points, p = {p:.3g}."

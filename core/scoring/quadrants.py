@@ -12,10 +12,17 @@ import numpy as np
 import pandas as pd
 
 from core.frames import QUADRANTS, Portfolio
-from core.scoring.features import arr_and_renewal
+from core.scoring.features import arr_and_renewal, positions
 
 SCORE_COLUMNS = (
-    "account_id", "risk", "expansion", "quadrant", "arr", "renewal_date", "risk_reasons", "expansion_reasons",
+    "account_id",
+    "risk",
+    "expansion",
+    "quadrant",
+    "arr",
+    "renewal_date",
+    "risk_reasons",
+    "expansion_reasons",
     "expansion_arr",
 )
 
@@ -39,7 +46,9 @@ def assign_quadrants(scores: pd.DataFrame, settings: Mapping) -> pd.DataFrame:
         if column not in scores.columns:
             raise ValueError(f"scores lack column {column!r}")
     risky = scores["risk"].to_numpy(dtype=float) >= _threshold(settings, "quadrant.risk_threshold")
-    growing = scores["expansion"].to_numpy(dtype=float) >= _threshold(settings, "quadrant.expansion_threshold")
+    growing = scores["expansion"].to_numpy(dtype=float) >= _threshold(
+        settings, "quadrant.expansion_threshold"
+    )
     fix_expand, rescue, expand, nurture = QUADRANTS
     quadrant = np.select([risky & growing, risky, growing], [fix_expand, rescue, expand], nurture)
     return scores.assign(quadrant=pd.Series(quadrant, index=scores.index, dtype="str"))
@@ -58,13 +67,17 @@ def combine_scores(
         account_id, risk, expansion, quadrant, arr, renewal_date, risk_reasons,
         expansion_reasons, expansion_arr, then expansion's extra columns.
     """
-    accounts = portfolio.accounts["account_id"].astype("str")
-    both = pd.DataFrame({"account_id": accounts}).merge(risk, on="account_id", how="left")
-    both = both.merge(expansion, on="account_id", how="left")
-    for column in ("risk", "expansion", "expansion_arr"):
-        both[column] = both[column].astype("float64").fillna(0.0)
-    for column in ("risk_reasons", "expansion_reasons"):
-        both[column] = both[column].astype("str").fillna("")
+    accounts = portfolio.accounts["account_id"]
+    both = pd.DataFrame({"account_id": accounts.to_numpy()})
+    for frame, name in ((risk, "risk"), (expansion, "expansion")):
+        if "account_id" not in frame.columns or name not in frame.columns:
+            raise ValueError(f"{name} scores lack account_id or {name}")
+        at = positions(accounts, frame["account_id"])
+        for column in frame.columns.drop("account_id"):
+            values = frame[column].to_numpy()
+            text = values.dtype == object or not np.issubdtype(values.dtype, np.number)
+            fill = "" if text else 0.0
+            both[column] = np.append(values.astype(object if text else "float64"), fill)[at]
     facts = arr_and_renewal(portfolio, pd.Index(accounts), pd.Timestamp(as_of))
     both["arr"] = facts["arr"].round(2).to_numpy()
     both["renewal_date"] = facts["renewal_date"].to_numpy()
@@ -94,5 +107,7 @@ def score_moves(components_now: pd.DataFrame, components_prev: pd.DataFrame) -> 
     merged["delta"] = (merged["points_now"] - merged["points_prev"]).round(6)
     merged["reason"] = merged["reason_now"].fillna(merged["reason_prev"]).astype("str")
     moved = merged[merged["delta"] != 0].assign(size=lambda m: m["delta"].abs())
-    moved = moved.sort_values(["account_id", "axis", "size", "component"], ascending=[True, True, False, True])
+    moved = moved.sort_values(
+        ["account_id", "axis", "size", "component"], ascending=[True, True, False, True]
+    )
     return moved[[*keys, "points_now", "points_prev", "delta", "reason"]].reset_index(drop=True)

@@ -18,17 +18,37 @@ from core.scoring.features import as_text, choose, fmt_date, fmt_num, fmt_pct, l
 
 AXIS = "risk"
 COMPONENTS = (
-    "usage_trend", "seat_utilisation", "renewal_proximity", "engagement_recency", "sentiment", "breadth",
-    "buying_centre", "headcount",
+    "usage_trend",
+    "seat_utilisation",
+    "renewal_proximity",
+    "engagement_recency",
+    "sentiment",
+    "breadth",
+    "buying_centre",
+    "headcount",
 )
 EXPANSION_COMPONENTS = (
-    "suggestions", "seat_saturation", "headcount_growth", "usage_growth", "readiness", "sentiment", "reactivation",
+    "suggestions",
+    "seat_saturation",
+    "headcount_growth",
+    "usage_growth",
+    "readiness",
+    "sentiment",
+    "reactivation",
 )
 # Both axes' frames share these categories, so stacking them keeps cheap categorical columns.
 AXIS_CATEGORIES = pd.CategoricalDtype(["risk", "expansion"])
 COMPONENT_CATEGORIES = pd.CategoricalDtype(list(dict.fromkeys(COMPONENTS + EXPANSION_COMPONENTS)))
 COMPONENT_COLUMNS = (
-    "account_id", "axis", "component", "points", "weight", "value", "reason", "product_id", "evidence_at",
+    "account_id",
+    "axis",
+    "component",
+    "points",
+    "weight",
+    "value",
+    "reason",
+    "product_id",
+    "evidence_at",
 )
 DECLINE_FULL = 0.5  # a 50% drop in users or key events earns the full usage-trend weight
 UTILISATION_OK, UTILISATION_FLOOR = 0.8, 0.2
@@ -40,11 +60,15 @@ SHRINK_FULL = 0.2
 HISTORY_MIN_ACCOUNTS = 20
 
 
-def normalised_weights(weights: Mapping[str, float], known: tuple[str, ...], setting: str) -> dict[str, float]:
+def normalised_weights(
+    weights: Mapping[str, float], known: tuple[str, ...], setting: str
+) -> dict[str, float]:
     """Weights scaled to sum to 100, so the components' points always add up to the 0-100 score."""
     unknown = sorted(set(weights) - set(known))
     if unknown:
-        raise ValueError(f"{setting} has unknown component(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise ValueError(
+            f"{setting} has unknown component(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
     values = {k: float(weights.get(k, 0.0)) for k in known}
     if any(v < 0 or np.isnan(v) for v in values.values()):
         raise ValueError(f"{setting} must be non-negative numbers, got {dict(weights)}")
@@ -66,14 +90,25 @@ class Components:
         self.axis = axis
         self.names: list[str] = []
         self.columns: dict[str, list[np.ndarray]] = {
-            "points": [], "weight": [], "value": [], "reason": [], "product_id": [], "evidence_at": []
+            "points": [],
+            "weight": [],
+            "value": [],
+            "reason": [],
+            "product_id": [],
+            "evidence_at": [],
         }
 
-    def add(self, name: str, severity, weight: float, value, reason, product_id=None, evidence_at=None) -> None:
+    def add(
+        self, name: str, severity, weight: float, value, reason, product_id=None, evidence_at=None
+    ) -> None:
         """A component: severity 0..1 earns that share of ``weight``; ``reason`` states the measured numbers."""
         n = len(self.ids)
-        severity = np.clip(np.nan_to_num(np.asarray(severity, dtype=float), nan=0.0), 0.0, 1.0) + 0.0  # no -0.0
-        products = np.full(n, "", dtype=object) if product_id is None else np.asarray(product_id, dtype=object)
+        severity = (
+            np.clip(np.nan_to_num(np.asarray(severity, dtype=float), nan=0.0), 0.0, 1.0) + 0.0
+        )  # no -0.0
+        products = (
+            np.full(n, "", dtype=object) if product_id is None else np.asarray(product_id, dtype=object)
+        )
         products = np.where(pd.isna(products), "", products)
         evidence = (
             np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -82,9 +117,12 @@ class Components:
         )
         self.names.append(name)
         for key, column in (
-            ("points", severity * weight), ("weight", np.full(n, float(weight))),
-            ("value", np.asarray(value, dtype=float)), ("reason", np.asarray(reason, dtype=object)),
-            ("product_id", products), ("evidence_at", evidence),
+            ("points", severity * weight),
+            ("weight", np.full(n, float(weight))),
+            ("value", np.asarray(value, dtype=float)),
+            ("reason", np.asarray(reason, dtype=object)),
+            ("product_id", products),
+            ("evidence_at", evidence),
         ):
             if len(column) != n:
                 raise ValueError(f"component {name}: {key} has {len(column)} rows for {n} accounts")
@@ -101,7 +139,8 @@ class Components:
                     np.full(n * k, AXIS_CATEGORIES.categories.get_loc(self.axis)), dtype=AXIS_CATEGORIES
                 ),
                 "component": pd.Categorical.from_codes(
-                    np.repeat(COMPONENT_CATEGORIES.categories.get_indexer(self.names), n), dtype=COMPONENT_CATEGORIES
+                    np.repeat(COMPONENT_CATEGORIES.categories.get_indexer(self.names), n),
+                    dtype=COMPONENT_CATEGORIES,
                 ),
                 "points": columns["points"],
                 "weight": columns["weight"],
@@ -140,7 +179,9 @@ def change(recent: pd.Series, prev: pd.Series) -> pd.Series:
     return (recent / prev - 1).where(prev > 0)
 
 
-def trend_phrase(label: str | pd.Series, ratio: pd.Series, recent: pd.Series, prev: pd.Series, decimals: int = 0) -> pd.Series:
+def trend_phrase(
+    label: str | pd.Series, ratio: pd.Series, recent: pd.Series, prev: pd.Series, decimals: int = 0
+) -> pd.Series:
     """'Active users down 42% (61 → 35)' for each account; empty where there is no comparison."""
     direction = choose(ratio < -0.005, " down ", np.where(ratio > 0.005, " up ", " flat"), ratio.index)
     size = fmt_pct(ratio.abs()).where(ratio.abs() >= 0.005, "")
@@ -180,8 +221,9 @@ def breadth_churn_history(portfolio: Portfolio, as_of: pd.Timestamp) -> dict[str
     start = as_of - pd.DateOffset(years=1)
     held = owned_as_of(portfolio.subscriptions, start)
     churned = held["status"].eq("churned") & (held["churned_at"] > start) & (held["churned_at"] <= as_of)
-    per_account = pd.DataFrame({"account_id": held["account_id"], "product_id": held["product_id"],
-                                "churned": churned}).groupby("account_id")
+    per_account = pd.DataFrame(
+        {"account_id": held["account_id"], "product_id": held["product_id"], "churned": churned}
+    ).groupby("account_id")
     products = per_account["product_id"].nunique()
     lost = per_account["churned"].any()
     single, multi = products.eq(1), products.ge(2)
@@ -189,7 +231,13 @@ def breadth_churn_history(portfolio: Portfolio, as_of: pd.Timestamp) -> dict[str
     rate_single = float(lost[single].mean()) if n_single >= HISTORY_MIN_ACCOUNTS else float("nan")
     rate_multi = float(lost[multi].mean()) if n_multi >= HISTORY_MIN_ACCOUNTS else float("nan")
     ratio = rate_single / rate_multi if rate_multi > 0 else float("nan")
-    return {"single": rate_single, "multi": rate_multi, "ratio": ratio, "n_single": n_single, "n_multi": n_multi}
+    return {
+        "single": rate_single,
+        "multi": rate_multi,
+        "ratio": ratio,
+        "n_single": n_single,
+        "n_multi": n_multi,
+    }
 
 
 def _usage_trend(f: pd.DataFrame, names: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
@@ -199,8 +247,13 @@ def _usage_trend(f: pd.DataFrame, names: pd.Series) -> tuple[pd.Series, pd.Serie
     reason = usage_phrase(f, users, events)
     product = as_text(f["decline_product_id"]).where(severity > 0)
     steepest = (
-        ", steepest drop in " + lookup(product, names).fillna(product).fillna("") + " ("
-        + fmt_num(f["decline_users_prev"]) + " → " + fmt_num(f["decline_users_recent"]) + " users)"
+        ", steepest drop in "
+        + lookup(product, names).fillna(product).fillna("")
+        + " ("
+        + fmt_num(f["decline_users_prev"])
+        + " → "
+        + fmt_num(f["decline_users_recent"])
+        + " users)"
     )
     reason = reason + steepest.where(product.notna(), "")
     reason = reason.where(worst.notna(), "No usage to compare (needs 6 months of history)")
@@ -212,8 +265,13 @@ def _seat_utilisation(f: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     severity = ((UTILISATION_OK - used) / (UTILISATION_OK - UTILISATION_FLOOR)).clip(0, 1).fillna(0)
     lead = choose(severity > 0, "Only ", "", f.index)
     reason = (
-        lead + fmt_pct(used) + " of licensed seats active (" + fmt_num(f["users_latest"].where(f["seats_latest"] > 0))
-        + " of " + fmt_num(f["seats_latest"]) + ")"
+        lead
+        + fmt_pct(used)
+        + " of licensed seats active ("
+        + fmt_num(f["users_latest"].where(f["seats_latest"] > 0))
+        + " of "
+        + fmt_num(f["seats_latest"])
+        + ")"
     )
     return severity, reason.where(used.notna(), "No seat data")
 
@@ -240,7 +298,9 @@ def _engagement(f: pd.DataFrame, has_data: bool) -> tuple[pd.Series, pd.Series]:
 def _sentiment(f: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     tickets = f["neg_tickets_90d"]
     nps = f["nps_latest"]
-    severity = ((tickets / NEGATIVE_TICKETS_FULL).clip(0, 1) + ((7 - nps) / 4).clip(0, 1).fillna(0)).clip(0, 1)
+    severity = ((tickets / NEGATIVE_TICKETS_FULL).clip(0, 1) + ((7 - nps) / 4).clip(0, 1).fillna(0)).clip(
+        0, 1
+    )
     plural = choose(tickets.eq(1), " negative ticket", " negative tickets", f.index)
     ticket_text = fmt_num(tickets) + plural + " in the last 90 days"
     ticket_text = ticket_text.where(tickets > 0, "No negative tickets in the last 90 days")
@@ -280,7 +340,9 @@ def _buying_centre(f: pd.DataFrame, has_contacts: bool) -> tuple[pd.Series, pd.S
     champ = champ + (fmt_num(quiet_days) + " days ago").where(f["has_champion"] & quiet_days.notna(), "")
     reason = dm_text + ", " + champ
     if not has_contacts:
-        return pd.Series(0.0, index=f.index), pd.Series("No contact data imported", index=f.index, dtype="object")
+        return pd.Series(0.0, index=f.index), pd.Series(
+            "No contact data imported", index=f.index, dtype="object"
+        )
     return severity, reason
 
 
@@ -328,22 +390,48 @@ def risk_scores(
     severity, worst, reason, product = _usage_trend(f, names)
     axis.add("usage_trend", severity, weights["usage_trend"], worst, reason, product, usage_seen)
     severity, reason = _seat_utilisation(f)
-    axis.add("seat_utilisation", severity, weights["seat_utilisation"], f["utilisation"], reason,
-             evidence_at=usage_seen)
+    axis.add(
+        "seat_utilisation",
+        severity,
+        weights["seat_utilisation"],
+        f["utilisation"],
+        reason,
+        evidence_at=usage_seen,
+    )
     severity, reason = _renewal(f)
     came_into_view = f["renewal_date"] - pd.Timedelta(days=RENEWAL_HORIZON_DAYS)
-    axis.add("renewal_proximity", severity, weights["renewal_proximity"], f["days_to_renewal"], reason,
-             evidence_at=came_into_view)
+    axis.add(
+        "renewal_proximity",
+        severity,
+        weights["renewal_proximity"],
+        f["days_to_renewal"],
+        reason,
+        evidence_at=came_into_view,
+    )
     severity, reason = _engagement(f, has_engagement)
-    axis.add("engagement_recency", severity, weights["engagement_recency"], f["days_since_touch"], reason,
-             evidence_at=f["last_touch_at"])
+    axis.add(
+        "engagement_recency",
+        severity,
+        weights["engagement_recency"],
+        f["days_since_touch"],
+        reason,
+        evidence_at=f["last_touch_at"],
+    )
     severity, reason, evidence = _sentiment(f)
     axis.add("sentiment", severity, weights["sentiment"], f["neg_tickets_90d"], reason, evidence_at=evidence)
     severity, reason = _breadth(f, breadth_churn_history(portfolio, as_of))
-    axis.add("breadth", severity, weights["breadth"], f["n_products"], reason, evidence_at=f["last_purchase_at"])
+    axis.add(
+        "breadth", severity, weights["breadth"], f["n_products"], reason, evidence_at=f["last_purchase_at"]
+    )
     severity, reason = _buying_centre(f, has_contacts)
-    axis.add("buying_centre", severity, weights["buying_centre"], f["champion_quiet_days"], reason,
-             evidence_at=f["last_contact_at"])
+    axis.add(
+        "buying_centre",
+        severity,
+        weights["buying_centre"],
+        f["champion_quiet_days"],
+        reason,
+        evidence_at=f["last_contact_at"],
+    )
     severity, reason = _headcount(f)
     axis.add("headcount", severity, weights["headcount"], f["headcount_growth"], reason)
     return axis.summary("risk", "risk_reasons"), axis.frame()

@@ -15,35 +15,56 @@ import pandas as pd
 
 from core.frames import Portfolio, owned_as_of
 from core.scoring.expansion import suggestion_values, top_suggestions
-from core.scoring.features import as_text, choose, fmt_date, fmt_money, fmt_num, lookup
+from core.scoring.features import as_text, choose, fmt_date, fmt_money, fmt_num, lookup, positions
 from core.scoring.risk import product_names
 
 TODO_COLUMNS = (
-    "todo_id", "account_id", "kind", "product_id", "quadrant", "title", "reason", "priority_score", "due",
-    "evidence_at", "playbook",
+    "todo_id",
+    "account_id",
+    "kind",
+    "product_id",
+    "quadrant",
+    "title",
+    "reason",
+    "priority_score",
+    "due",
+    "evidence_at",
+    "playbook",
 )
 USER_FIELDS = ("status", "snoozed_until", "note", "outcome", "status_changed_at")
 STATUSES = ("open", "done", "snoozed", "dismissed")
 CROSS_SELL_KINDS = ("cross-sell", "bundle-offer")
 RISK_KINDS = ("renewal-call", "usage-recovery", "executive-sponsor", "add-decision-maker", "qbr")
 LEAD_DAYS = {
-    "usage-recovery": 14, "executive-sponsor": 7, "add-decision-maker": 30, "qbr": 21, "seat-upsell": 14,
-    "cross-sell": 30, "bundle-offer": 30,
+    "usage-recovery": 14,
+    "executive-sponsor": 7,
+    "add-decision-maker": 30,
+    "qbr": 21,
+    "seat-upsell": 14,
+    "cross-sell": 30,
+    "bundle-offer": 30,
 }
 RENEWAL_NOTICE_DAYS = 30  # a renewal call appears this long before it is due
 URGENCY_DAYS = 30  # urgency halves when the due date is this far away
 MIN_SCORE_FACTOR = 0.1
 TRIGGER = {  # minimum severity (points / weight) that makes a component call for action
-    "usage_trend": 0.4, "seat_utilisation": 0.5, "sentiment": 0.5, "engagement_recency": 0.5,
-    "seat_saturation": 0.5, "headcount_growth": 0.5, "suggestions": 0.5,
+    "usage_trend": 0.4,
+    "seat_utilisation": 0.5,
+    "sentiment": 0.5,
+    "engagement_recency": 0.5,
+    "seat_saturation": 0.5,
+    "headcount_growth": 0.5,
+    "suggestions": 0.5,
 }
 
 
 def todo_ids(account_id: pd.Series, kind: pd.Series, product_id: pd.Series) -> pd.Series:
-    """'t' + 10 hex characters of sha1('account|kind|product'): the same action always gets the same id."""
+    """'t' + 12 hex characters of sha1('account|kind|product'): the same action always gets the same id."""
     keys = as_text(account_id) + "|" + as_text(kind) + "|" + as_text(product_id).fillna("")
     return pd.Series(
-        ["t" + hashlib.sha1(k.encode()).hexdigest()[:10] for k in keys.to_numpy()], index=keys.index, dtype="object"
+        ["t" + hashlib.sha1(k.encode()).hexdigest()[:12] for k in keys.to_numpy()],
+        index=keys.index,
+        dtype="object",
     )
 
 
@@ -60,11 +81,16 @@ def control_group(account_ids: pd.Series | pd.Index, pct: float, seed: int) -> p
     if not 0 <= pct <= 100:
         raise ValueError(f"todos.control_group_pct is a percent between 0 and 100, got {pct}")
     ids = pd.Index(account_ids).astype("str")
-    draws = np.array(
-        [int.from_bytes(hashlib.sha256(f"{int(seed)}:{a}".encode()).digest()[:8], "big")
-         for a in as_text(ids).to_numpy()],
-        dtype=np.float64,
-    ) / 2.0**64
+    draws = (
+        np.array(
+            [
+                int.from_bytes(hashlib.sha256(f"{int(seed)}:{a}".encode()).digest()[:8], "big")
+                for a in as_text(ids).to_numpy()
+            ],
+            dtype=np.float64,
+        )
+        / 2.0**64
+    )
     return pd.Series(draws < pct / 100.0, index=ids, name="control")
 
 
@@ -87,34 +113,44 @@ def _components_by_name(components: pd.DataFrame, wanted, account_ids: pd.Series
     key = axis_codes * (len(names) + 1) + name_codes
     out = {}
     for axis, name in wanted:
-        code = axes.index(axis) * (len(names) + 1) + names.index(name) if axis in axes and name in names else -1
+        code = (
+            axes.index(axis) * (len(names) + 1) + names.index(name) if axis in axes and name in names else -1
+        )
         part = components.iloc[np.flatnonzero(key == code)]
         aligned = len(part) == len(account_ids) and bool(
             np.asarray(part["account_id"].array == account_ids.array, dtype=bool).all()
         )
+        columns = {
+            "points": part["points"].to_numpy(dtype=float),
+            "weight": part["weight"].to_numpy(dtype=float),
+            "reason": as_text(part["reason"]).fillna("").to_numpy(dtype=object),
+            "product_id": as_text(part["product_id"]).fillna("").to_numpy(dtype=object),
+            "evidence_at": pd.to_datetime(part["evidence_at"]).to_numpy(dtype="datetime64[ns]"),
+        }
         if not aligned:
-            position = pd.Index(part["account_id"]).get_indexer(account_ids)
-            part = part.iloc[position].where(pd.Series(position >= 0, index=part.index[position]), np.nan)
-        weight = part["weight"].to_numpy(dtype=float)
-        severity = np.where(weight > 0, part["points"].to_numpy(dtype=float) / np.where(weight > 0, weight, 1), 0)
-        out[name] = pd.DataFrame(
-            {
-                "severity": np.nan_to_num(severity),
-                "reason": as_text(part["reason"]).fillna("").to_numpy(),
-                "product_id": as_text(part["product_id"]).fillna("").to_numpy(),
-                "evidence_at": pd.to_datetime(part["evidence_at"]).to_numpy(),
+            at = positions(account_ids, part["account_id"])
+            fills = {
+                "points": 0.0,
+                "weight": 0.0,
+                "reason": "",
+                "product_id": "",
+                "evidence_at": np.datetime64("NaT"),
             }
-        )
+            columns = {k: np.append(v, np.array([fills[k]], dtype=v.dtype))[at] for k, v in columns.items()}
+        weight = columns.pop("weight")
+        points = columns.pop("points")
+        severity = np.where(weight > 0, points / np.where(weight > 0, weight, 1), 0.0)
+        out[name] = pd.DataFrame({"severity": np.nan_to_num(severity), **columns})
     return out
 
 
-def _rows(positions, kind: str, reason, evidence, arr_at_stake, score, product=None) -> pd.DataFrame:
-    """Generated to-dos of one kind: every argument but ``positions`` is already one value per to-do."""
-    n = len(positions)
+def _rows(rows_at, kind: str, reason, evidence, arr_at_stake, score, product=None) -> pd.DataFrame:
+    """Generated to-dos of one kind: ``rows_at`` are the accounts' rows in the scores, the rest per to-do."""
+    n = len(rows_at)
     product = np.full(n, "", dtype=object) if product is None else np.asarray(product, dtype=object)
     return pd.DataFrame(
         {
-            "position": np.asarray(positions, dtype=np.int64),
+            "position": np.asarray(rows_at, dtype=np.int64),
             "kind": pd.Series(np.full(n, kind, dtype=object), dtype="object"),
             "product_id": pd.Series(product, dtype="object"),
             "reason": pd.Series(np.asarray(reason, dtype=object), dtype="object"),
@@ -140,9 +176,11 @@ def _bundle_candidates(portfolio: Portfolio, valued: pd.DataFrame, as_of: pd.Tim
     bundles = portfolio.bundles
     if bundles.empty or valued.empty:
         return pd.DataFrame(columns=["account_id", "bundle_id", "missing", "expected_arr"])
-    members = bundles[["bundle_id", "product_ids"]].assign(
-        product_id=bundles["product_ids"].astype("str").str.split(";")
-    ).explode("product_id")
+    members = (
+        bundles[["bundle_id", "product_ids"]]
+        .assign(product_id=bundles["product_ids"].astype("str").str.split(";"))
+        .explode("product_id")
+    )
     members["product_id"] = members["product_id"].str.strip()
     size = members.groupby("bundle_id").size().rename("size")
     held = owned_as_of(portfolio.subscriptions, as_of)[["account_id", "product_id"]].drop_duplicates()
@@ -167,9 +205,15 @@ def _bundle_candidates(portfolio: Portfolio, valued: pd.DataFrame, as_of: pd.Tim
 
 
 WANTED = (
-    ("risk", "usage_trend"), ("risk", "seat_utilisation"), ("risk", "sentiment"), ("risk", "buying_centre"),
-    ("risk", "engagement_recency"), ("expansion", "seat_saturation"), ("expansion", "headcount_growth"),
-    ("expansion", "suggestions"), ("expansion", "readiness"),
+    ("risk", "usage_trend"),
+    ("risk", "seat_utilisation"),
+    ("risk", "sentiment"),
+    ("risk", "buying_centre"),
+    ("risk", "engagement_recency"),
+    ("expansion", "seat_saturation"),
+    ("expansion", "headcount_growth"),
+    ("expansion", "suggestions"),
+    ("expansion", "readiness"),
 )
 
 
@@ -225,14 +269,22 @@ def generate_todos(
     days = (renewal - as_of).dt.days
     pos = np.flatnonzero(renewal.notna() & days.between(0, call_days + RENEWAL_NOTICE_DAYS) & customer)
     reason = (
-        "Renews on " + fmt_date(renewal.iloc[pos]) + " (in " + fmt_num(days.iloc[pos]) + " days), "
-        + fmt_money(arr.iloc[pos], currency) + " ARR"
+        "Renews on "
+        + fmt_date(renewal.iloc[pos])
+        + " (in "
+        + fmt_num(days.iloc[pos])
+        + " days), "
+        + fmt_money(arr.iloc[pos], currency)
+        + " ARR"
     )
     top_reason = pd.Series(
         [str(r).partition("; ")[0] for r in as_text(s["risk_reasons"].iloc[pos]).fillna("").to_numpy()],
-        index=reason.index, dtype="object",
+        index=reason.index,
+        dtype="object",
     )
-    reason = reason + (", risk " + fmt_num(risk.iloc[pos]) + ": " + top_reason).where(risk.iloc[pos] >= risk_thr, "")
+    reason = reason + (", risk " + fmt_num(risk.iloc[pos]) + ": " + top_reason).where(
+        risk.iloc[pos] >= risk_thr, ""
+    )
     evidence = renewal.iloc[pos] - pd.Timedelta(days=call_days + RENEWAL_NOTICE_DAYS)
     parts.append(_rows(pos, "renewal-call", reason, evidence, arr.iloc[pos], risk.iloc[pos]))
 
@@ -240,31 +292,60 @@ def generate_todos(
     falling = trend["severity"] >= TRIGGER["usage_trend"]
     idle = seats_used["severity"] >= TRIGGER["seat_utilisation"]
     pos = np.flatnonzero((falling | idle) & customer)
-    reason = _join(trend["reason"].where(falling, "").iloc[pos], seats_used["reason"].where(idle, "").iloc[pos])
+    reason = _join(
+        trend["reason"].where(falling, "").iloc[pos], seats_used["reason"].where(idle, "").iloc[pos]
+    )
     evidence = trend["evidence_at"].fillna(seats_used["evidence_at"]).iloc[pos]
     parts.append(_rows(pos, "usage-recovery", reason, evidence, arr.iloc[pos], risk.iloc[pos]))
 
     mood = c["sentiment"]
     pos = np.flatnonzero((mood["severity"] >= TRIGGER["sentiment"]) & (risk >= risk_thr) & customer)
-    parts.append(_rows(pos, "executive-sponsor", mood["reason"].iloc[pos], mood["evidence_at"].iloc[pos],
-                       arr.iloc[pos], risk.iloc[pos]))
+    parts.append(
+        _rows(
+            pos,
+            "executive-sponsor",
+            mood["reason"].iloc[pos],
+            mood["evidence_at"].iloc[pos],
+            arr.iloc[pos],
+            risk.iloc[pos],
+        )
+    )
 
     if len(portfolio.contacts):
         contacts = portfolio.contacts
         deciders = contacts.loc[contacts["role"].eq("decision_maker").fillna(False), "account_id"]
         has_dm = np.zeros(len(ids), dtype=bool)
-        found = pd.Index(ids).get_indexer(deciders)
+        found = positions(deciders, ids)
         has_dm[found[found >= 0]] = True
         pos = np.flatnonzero(~has_dm & customer & ((risk >= risk_thr) | (expansion >= exp_thr)))
-        created = portfolio.accounts.drop_duplicates("account_id").set_index("account_id")["created_at"]
-        parts.append(_rows(pos, "add-decision-maker", c["buying_centre"]["reason"].iloc[pos],
-                           created.reindex(ids.iloc[pos]).to_numpy(), arr.iloc[pos],
-                           np.maximum(risk, expansion).iloc[pos]))
+        accounts = portfolio.accounts
+        at = positions(ids.iloc[pos], accounts["account_id"])
+        created = np.append(
+            pd.to_datetime(accounts["created_at"]).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT")
+        )[at]
+        parts.append(
+            _rows(
+                pos,
+                "add-decision-maker",
+                c["buying_centre"]["reason"].iloc[pos],
+                created,
+                arr.iloc[pos],
+                np.maximum(risk, expansion).iloc[pos],
+            )
+        )
 
     quiet = c["engagement_recency"]
     pos = np.flatnonzero((quiet["severity"] >= TRIGGER["engagement_recency"]) & customer)
-    parts.append(_rows(pos, "qbr", quiet["reason"].iloc[pos], quiet["evidence_at"].iloc[pos], arr.iloc[pos],
-                       risk.iloc[pos]))
+    parts.append(
+        _rows(
+            pos,
+            "qbr",
+            quiet["reason"].iloc[pos],
+            quiet["evidence_at"].iloc[pos],
+            arr.iloc[pos],
+            risk.iloc[pos],
+        )
+    )
 
     full, growing = c["seat_saturation"], c["headcount_growth"]
     saturated = full["severity"] >= TRIGGER["seat_saturation"]
@@ -272,10 +353,27 @@ def generate_todos(
     extra = s["extra_seats"].astype(float).fillna(0) if "extra_seats" in s else pd.Series(0.0, index=s.index)
     gain = s["seat_expansion_arr"].astype(float).fillna(0) if "seat_expansion_arr" in s else extra * 0
     pos = np.flatnonzero((saturated | grown) & (extra > 0))
-    reason = _join(full["reason"].where(saturated, "").iloc[pos], growing["reason"].where(grown, "").iloc[pos])
-    reason = reason + ". About " + fmt_num(extra.iloc[pos]) + " more seats, " + fmt_money(gain.iloc[pos], currency, 3)
-    parts.append(_rows(pos, "seat-upsell", reason + " a year", full["evidence_at"].iloc[pos], gain.iloc[pos],
-                       expansion.iloc[pos], full["product_id"].where(saturated, "").iloc[pos]))
+    reason = _join(
+        full["reason"].where(saturated, "").iloc[pos], growing["reason"].where(grown, "").iloc[pos]
+    )
+    reason = (
+        reason
+        + ". About "
+        + fmt_num(extra.iloc[pos])
+        + " more seats, "
+        + fmt_money(gain.iloc[pos], currency, 3)
+    )
+    parts.append(
+        _rows(
+            pos,
+            "seat-upsell",
+            reason + " a year",
+            full["evidence_at"].iloc[pos],
+            gain.iloc[pos],
+            expansion.iloc[pos],
+            full["product_id"].where(saturated, "").iloc[pos],
+        )
+    )
 
     parts += _cross_sell_rows(s, c, suggestions, portfolio, as_of, settings, pricing_hint, exp_thr, currency)
     todos = pd.concat(parts, ignore_index=True)
@@ -284,24 +382,30 @@ def generate_todos(
 
 def _seat_medians(portfolio: Portfolio, account_ids: pd.Series, as_of: pd.Timestamp) -> pd.DataFrame:
     owned = owned_as_of(portfolio.subscriptions, as_of)
-    per_seat = owned["product_id"].map(portfolio.products.set_index("product_id")["unit"]).fillna("seat").eq("seat")
-    medians = owned[per_seat].groupby("account_id")["quantity"].median()
-    return pd.DataFrame({"account_id": account_ids, "seat_quantity_median": medians.reindex(account_ids).to_numpy()})
+    units = np.append(portfolio.products["unit"].fillna("seat").to_numpy(dtype=object), "seat")
+    per_seat = units[positions(owned["product_id"], portfolio.products["product_id"])] == "seat"
+    at = positions(owned["account_id"], account_ids)
+    keep = per_seat & (at >= 0)
+    medians = pd.Series(owned["quantity"].to_numpy(dtype="float64")[keep]).groupby(at[keep]).median()
+    column = np.full(len(account_ids), np.nan)
+    column[medians.index.to_numpy()] = medians.to_numpy()
+    return pd.DataFrame({"account_id": account_ids, "seat_quantity_median": column})
 
 
 def _cross_sell_rows(s, c, suggestions, portfolio, as_of, settings, pricing_hint, exp_thr, currency) -> list:
     if suggestions is None or suggestions.empty:
         return []
     ids = s["account_id"]
-    keen = (c["suggestions"]["severity"] >= TRIGGER["suggestions"]) | (s["expansion"].astype(float) >= exp_thr)
+    keen = (c["suggestions"]["severity"] >= TRIGGER["suggestions"]) | (
+        s["expansion"].astype(float) >= exp_thr
+    )
     pct = float(settings.get("todos.control_group_pct", 0.0))
     if pct > 0:
         candidates = np.flatnonzero(keen)
         held_out = control_group(ids.iloc[candidates], pct, int(settings.get("todos.control_group_seed", 0)))
         keen.iloc[candidates[held_out.to_numpy()]] = False
-    position = pd.Index(ids)
     ranked = top_suggestions(suggestions, top=10**6 if len(portfolio.bundles) else 1)
-    at = position.get_indexer(ranked["account_id"])
+    at = positions(ranked["account_id"], ids)
     ranked = ranked[(at >= 0) & keen.to_numpy()[np.maximum(at, 0)]]
     valued = suggestion_values(ranked, portfolio, _seat_medians(portfolio, ids, as_of))
     names = product_names(portfolio)
@@ -309,41 +413,72 @@ def _cross_sell_rows(s, c, suggestions, portfolio, as_of, settings, pricing_hint
 
     bundles = _bundle_candidates(portfolio, valued, as_of)
     if len(bundles):
-        bundles = bundles.sort_values(["account_id", "expected_arr", "bundle_id"], ascending=[True, False, True])
+        bundles = bundles.sort_values(
+            ["account_id", "expected_arr", "bundle_id"], ascending=[True, False, True]
+        )
         bundles = bundles.drop_duplicates("account_id").reset_index(drop=True)
         missing = bundles["missing"].str.split(";").explode()
         missing_names = lookup(missing, names).fillna(as_text(missing)).groupby(level=0).agg(", ".join)
         bundle_names = portfolio.bundles.set_index("bundle_id")["name"]
         reason = (
-            "Owns part of the " + lookup(bundles["bundle_id"], bundle_names).fillna(as_text(bundles["bundle_id"]))
+            "Owns part of the "
+            + lookup(bundles["bundle_id"], bundle_names).fillna(as_text(bundles["bundle_id"]))
             + " bundle, its other products are among this account's suggestions ("
-            + missing_names.astype("object") + "), expected " + fmt_money(bundles["expected_arr"], currency, 3)
+            + missing_names.astype("object")
+            + "), expected "
+            + fmt_money(bundles["expected_arr"], currency, 3)
             + " a year"
         )
-        if pricing_hint is not None and {"account_id", "option", "monthly_price"} <= set(pricing_hint.columns):
-            hint = pricing_hint.assign(bundle_id=pricing_hint["option"].astype("str").str.removeprefix("bundle:"))
-            hint = bundles[["account_id", "bundle_id"]].merge(hint, on=["account_id", "bundle_id"], how="left")
+        if pricing_hint is not None and {"account_id", "option", "monthly_price"} <= set(
+            pricing_hint.columns
+        ):
+            hint = pricing_hint.assign(
+                bundle_id=pricing_hint["option"].astype("str").str.removeprefix("bundle:")
+            )
+            hint = bundles[["account_id", "bundle_id"]].merge(
+                hint, on=["account_id", "bundle_id"], how="left"
+            )
             price = ", bundle priced at " + fmt_money(hint["monthly_price"], currency) + " a month"
             reason = reason + price.where(hint["monthly_price"].notna(), "")
-        pos = position.get_indexer(bundles["account_id"])
-        rows.append(_rows(pos, "bundle-offer", reason, c["suggestions"]["evidence_at"].iloc[pos],
-                          bundles["expected_arr"], s["expansion"].iloc[pos], bundles["bundle_id"]))
+        pos = positions(bundles["account_id"], ids)
+        rows.append(
+            _rows(
+                pos,
+                "bundle-offer",
+                reason,
+                c["suggestions"]["evidence_at"].iloc[pos],
+                bundles["expected_arr"],
+                s["expansion"].iloc[pos],
+                bundles["bundle_id"],
+            )
+        )
         covered = bundles.assign(product_id=bundles["missing"].str.split(";")).explode("product_id")
 
     best = valued[valued["rank"] == 1]
     best = best.merge(covered[["account_id", "product_id"]].assign(_covered=True), how="left")
     best = best[best["_covered"].isna()].reset_index(drop=True)
     if len(best):
-        pos = position.get_indexer(best["account_id"])
+        pos = positions(best["account_id"], ids)
         ready = c["readiness"].iloc[pos].reset_index(drop=True)
         same_product = ready["product_id"].to_numpy() == as_text(best["product_id"]).to_numpy()
         ready_note = ready["reason"].where((ready["severity"] > 0).to_numpy() & same_product, "")
         reason = (
-            as_text(best["reason"]).fillna("").str.rstrip(".") + ". Expected "
-            + fmt_money(best["expected_arr"], currency, 3) + " a year"
+            as_text(best["reason"]).fillna("").str.rstrip(".")
+            + ". Expected "
+            + fmt_money(best["expected_arr"], currency, 3)
+            + " a year"
         )
-        rows.append(_rows(pos, "cross-sell", _join(reason, ready_note), c["suggestions"]["evidence_at"].iloc[pos],
-                          best["expected_arr"], s["expansion"].iloc[pos], as_text(best["product_id"])))
+        rows.append(
+            _rows(
+                pos,
+                "cross-sell",
+                _join(reason, ready_note),
+                c["suggestions"]["evidence_at"].iloc[pos],
+                best["expected_arr"],
+                s["expansion"].iloc[pos],
+                as_text(best["product_id"]),
+            )
+        )
     return rows
 
 
@@ -356,14 +491,17 @@ def _finish(todos, s, portfolio, as_of, call_days, renewal) -> pd.DataFrame:
     lead = pd.to_timedelta(kind.map(LEAD_DAYS).fillna(0), unit="D")
     evidence = pd.to_datetime(todos["evidence_at"]).dt.normalize()
     due = (evidence + lead).where(evidence.notna(), as_of + lead).clip(lower=as_of)
-    renewal_due = (renewal.iloc[position].reset_index(drop=True) - pd.Timedelta(days=call_days)).clip(lower=as_of)
+    renewal_due = (renewal.iloc[position].reset_index(drop=True) - pd.Timedelta(days=call_days)).clip(
+        lower=as_of
+    )
     due = due.where(kind.ne("renewal-call"), renewal_due)
     urgency = URGENCY_DAYS / (URGENCY_DAYS + (due - as_of).dt.days.clip(lower=0))
     factor = (todos["score"].fillna(0) / 100).clip(lower=MIN_SCORE_FACTOR)
     account_id = pd.Series(as_text(s["account_id"]).to_numpy()[position], dtype="object")
     product = todos["product_id"].fillna("")
-    names = portfolio.accounts.drop_duplicates("account_id").set_index("account_id")["name"]
-    name = pd.Series(as_text(names.reindex(s["account_id"])).to_numpy()[position], dtype="object")
+    accounts = portfolio.accounts
+    at = positions(s["account_id"], accounts["account_id"])
+    name = pd.Series(np.append(as_text(accounts["name"]).to_numpy(), np.nan)[at][position], dtype="object")
     out = pd.DataFrame(
         {
             "todo_id": todo_ids(account_id, kind, product),
@@ -405,7 +543,11 @@ def _titles(name: pd.Series, kind: pd.Series, product_id: pd.Series, portfolio: 
             text = lead + who
         else:
             ids = product_id.iloc[rows]
-            table = product_names(portfolio) if what == "product" else portfolio.bundles.set_index("bundle_id")["name"]
+            table = (
+                product_names(portfolio)
+                if what == "product"
+                else portfolio.bundles.set_index("bundle_id")["name"]
+            )
             label = lookup(ids, table).fillna(ids)
             text = (lead + label + joint + who).where(ids.ne(""), "Offer more seats to " + who)
         out[rows] = text.to_numpy(dtype=object)
@@ -445,14 +587,20 @@ def reconcile(existing: pd.DataFrame, generated: pd.DataFrame, as_of: pd.Timesta
     as_of = pd.Timestamp(as_of)
     gen_cols = [c for c in generated.columns if c not in USER_FIELDS and c != "active"]
     if existing is None or existing.empty or "todo_id" not in existing.columns:
-        existing = pd.DataFrame({c: pd.Series(dtype="object") for c in ("todo_id", *USER_FIELDS, "evidence_at")})
+        existing = pd.DataFrame(
+            {c: pd.Series(dtype="object") for c in ("todo_id", *USER_FIELDS, "evidence_at")}
+        )
     existing = existing.reindex(columns=list(dict.fromkeys(["todo_id", *gen_cols, *USER_FIELDS])))
 
-    previous = existing[["todo_id", *USER_FIELDS]].astype("object").assign(
-        evidence_prev=_as_time(existing["evidence_at"])
+    previous = (
+        existing[["todo_id", *USER_FIELDS]]
+        .astype("object")
+        .assign(evidence_prev=_as_time(existing["evidence_at"]))
     )
     fresh = generated[gen_cols].assign(active=True).merge(previous, on="todo_id", how="left")
-    gone = existing[~existing["todo_id"].isin(generated["todo_id"])].assign(active=False, evidence_prev=pd.NaT)
+    gone = existing[~existing["todo_id"].isin(generated["todo_id"])].assign(
+        active=False, evidence_prev=pd.NaT
+    )
     merged = pd.concat([fresh, gone[fresh.columns]], ignore_index=True) if len(gone) else fresh
     merged["status"] = merged["status"].astype("object").where(merged["status"].notna(), "open")
     for column in ("due", "evidence_at"):
@@ -493,9 +641,11 @@ def apply_daily_cap(todos: pd.DataFrame, accounts: pd.DataFrame, settings: Mappi
     for column in ("todo_id", "account_id", "priority_score"):
         if column not in todos.columns:
             raise ValueError(f"todos lack column {column!r}")
-    owners = accounts.drop_duplicates("account_id").set_index("account_id")["owner"]
     out = todos.copy()
-    owner = out["account_id"].map(owners).astype("object").fillna("")
+    at = positions(out["account_id"], accounts["account_id"])
+    owner = pd.Series(np.append(as_text(accounts["owner"]).to_numpy(), np.nan)[at], index=out.index).fillna(
+        ""
+    )
     active = out["active"].astype(bool) if "active" in out else pd.Series(True, index=out.index)
     status = out["status"] if "status" in out else pd.Series("open", index=out.index)
     is_open = status.eq("open").to_numpy() & active.to_numpy()

@@ -76,8 +76,15 @@ def risk_auc(
     minimum = int(settings.get("trust.min_positives", DEFAULT_MIN_POSITIVES))
     positives, n = int(labels.sum()), len(labels)
     result: dict = {
-        "cutoff": str(cutoff.date()), "as_of": str(as_of.date()), "n": n, "positives": positives,
-        "auc_hand": None, "auc_logit_cv": None, "auc_logit_folds": [], "folds": 0, "coefficients": {},
+        "cutoff": str(cutoff.date()),
+        "as_of": str(as_of.date()),
+        "n": n,
+        "positives": positives,
+        "auc_hand": None,
+        "auc_logit_cv": None,
+        "auc_logit_folds": [],
+        "folds": 0,
+        "coefficients": {},
     }
     if min(positives, n - positives) < max(minimum, 2):
         result["note"] = (
@@ -105,7 +112,11 @@ def risk_auc(
     auc_hand = float(roc_auc_score(y, scores["risk"].to_numpy()))
     auc_cv = float(np.mean(fold_aucs))
     result.update(
-        auc_hand=auc_hand, auc_logit_cv=auc_cv, auc_logit_folds=fold_aucs, folds=k, coefficients=coefficients,
+        auc_hand=auc_hand,
+        auc_logit_cv=auc_cv,
+        auc_logit_folds=fold_aucs,
+        folds=k,
+        coefficients=coefficients,
         note=(
             f"On {n} accounts owning products on {cutoff.date()}, {positives} lost ARR to churn by {as_of.date()}. "
             f"The risk score ranked a churned account above a kept one {auc_hand:.0%} of the time "

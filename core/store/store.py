@@ -328,12 +328,15 @@ class Store:
         results: dict[str, pd.DataFrame],
         todos: pd.DataFrame | None = None,
         reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
+        derive: Callable[[pd.DataFrame], dict[str, pd.DataFrame]] | None = None,
     ) -> dict[str, int]:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
         The stored to-dos are read *inside* the write lock and passed to
         ``reconcile(existing, generated)``, so a user's change made while the
-        analysis ran is never overwritten.
+        analysis ran is never overwritten. ``derive(todos)`` then computes the
+        tables that count the merged to-dos (the manager's figures), in the
+        same transaction.
         """
         from core.store import todo_state
 
@@ -351,6 +354,10 @@ class Store:
                 changed[table] = len(frame)
             if todos is not None and reconcile is not None:
                 changed["todos"] = todo_state.merge_generated(conn, todos, reconcile)
+            if derive is not None:
+                for table, frame in derive(frames_io.read_frame(conn, "SELECT * FROM todos")).items():
+                    frames_io.replace_rows(conn, table, frame)
+                    changed[table] = len(frame)
         return changed
 
     # -- to-do state -------------------------------------------------------------------------------------

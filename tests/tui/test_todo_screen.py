@@ -97,7 +97,7 @@ async def test_done_asks_the_outcome_of_sales_to_dos_only(store: Store) -> None:
         await pilot.press("down", "d")  # t02 is a renewal call: no question
         await pilot.pause()
         assert isinstance(app.screen, TodoScreen) and status(store, "t02")["status"] == "done"
-        await pilot.press("right", "right", "down", "d", "s")  # t05 seat-upsell, outcome skipped
+        await pilot.press("down", "d", "s")  # below the last row: expand, t05 seat-upsell, outcome skipped
         await pilot.pause()
         saved = status(store, "t05")
         assert saved["status"] == "done" and saved["outcome"] is None

@@ -75,7 +75,9 @@ def setting_notes() -> tuple[dict[str, str], dict[str, str]]:
     except (OSError, TypeError):
         return sections, notes
     section = ""
-    for line in source.splitlines():
+    start = source.index("DEFAULTS")
+    block = source[start : source.index("\n}", start)]
+    for line in block.splitlines():
         if match := re.match(r"^    # (.+)$", line):
             section = match.group(1).strip()
         elif match := re.match(r'^    "([^"]+)":.*?(?:#\s*(.+))?$', line):
