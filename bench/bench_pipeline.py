@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import sqlite3
 import sys
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
     ROOT,
+    SUPER_LINEAR,
     Report,
     answer,
     best_of,
@@ -87,13 +89,19 @@ def phase_generate(folder: Path, accounts: int, seed: int) -> dict[str, Any]:
 
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     plan = generate(partial, accounts=accounts, seed=seed, as_of=AS_OF, products=PRODUCTS)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
     size = sum(p.stat().st_size for p in folder.iterdir())
-    return {"seconds": seconds, "rows": dict(plan.rows), "bytes": size, "measured_at": time.ctime()}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rows": dict(plan.rows),
+        "bytes": size,
+        "load": os.getloadavg()[0],
+    }
 
 
 def phase_import(folder: Path, db: Path) -> dict[str, Any]:
@@ -104,36 +112,50 @@ def phase_import(folder: Path, db: Path) -> dict[str, Any]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = Store(db)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     written = store.import_portfolio(open_portfolio(folder))
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     store.set_setting("as_of", AS_OF.isoformat())
     store.close()
-    return {"seconds": seconds, "written": written}
+    return {"seconds": seconds, "cpu": cpu, "written": written, "load": os.getloadavg()[0]}
 
 
 def phase_recompute(db: Path) -> dict[str, Any]:
-    """Every analysis, timed per step; on a failure, the steps before it and the error."""
+    """Every analysis, timed per step; on a failure, the steps before it and the error.
+
+    A step runs from the moment the recompute announces it to the moment it announces the next, so the
+    steps add up to the whole, helper work between the timed calls included (the report's own
+    ``step_seconds``, which leave that out, are kept as ``timed_steps``).
+    """
     from core.recompute import recompute
     from core.store import Store
 
     store = Store(db)
-    marks: list[tuple[str, float]] = []
+    marks: list[tuple[str, float, float]] = []
+    cpu = time.process_time()
+
+    def mark(step: str, done: int, total: int) -> None:
+        marks.append((step, time.perf_counter(), time.process_time()))
+
     try:
-        report = recompute(
-            store, AS_OF, progress=lambda step, done, total: marks.append((step, time.perf_counter()))
-        )
+        report = recompute(store, AS_OF, progress=mark)
     except Exception as error:  # reported with the partial figures; the benchmark goes on
-        ended = time.perf_counter()
-        steps = {
-            name: (marks[i + 1][1] if i + 1 < len(marks) else ended) - at
-            for i, (name, at) in enumerate(marks)
-        }
-        failed = marks[-1][0] if marks else "start"
+        mark("end", 0, 0)
+        steps = {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])}
+        failed = marks[-2][0] if len(marks) > 1 else "start"
         return {"error": f"{type(error).__name__}: {error}", "failed_step": failed, "steps": steps}
     finally:
         store.close()
-    return {"seconds": report.seconds, "steps": dict(report.step_seconds), "rows": dict(report.rows)}
+    mark("end", 0, 0)
+    return {
+        "seconds": report.seconds,
+        "cpu": time.process_time() - cpu,
+        "steps": {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])},
+        "cpu_steps": {name: marks[i + 1][2] - used for i, (name, _, used) in enumerate(marks[:-1])},
+        "timed_steps": dict(report.step_seconds),
+        "rows": dict(report.rows),
+        "load": os.getloadavg()[0],
+    }
 
 
 def phase_baselines(folder: Path, db: Path, scratch: Path) -> dict[str, Any]:
@@ -274,6 +296,7 @@ def print_size(report: Report, f: SizeFigures) -> None:
             [
                 "demo generation" + note,
                 seconds_text(gen["seconds"]),
+                seconds_text(gen.get("cpu")),
                 mb_text(gen.get("peak_mb")),
                 "pyarrow reads usage.csv",
                 seconds_text(b.get("csv")),
@@ -286,6 +309,7 @@ def print_size(report: Report, f: SizeFigures) -> None:
             [
                 f"import ({rate:,.0f} usage rows/s)" if rate else "import",
                 seconds_text(f.load["seconds"]),
+                seconds_text(f.load.get("cpu")),
                 mb_text(f.load.get("peak_mb")),
                 "raw executemany, same rows",
                 seconds_text(b.get("insert")),
@@ -298,6 +322,7 @@ def print_size(report: Report, f: SizeFigures) -> None:
             [
                 "recompute (all steps)",
                 seconds_text(rc["seconds"]),
+                seconds_text(rc.get("cpu")),
                 mb_text(rc.get("peak_mb")),
                 "SQLite scan of usage",
                 seconds_text(b.get("scan")),
@@ -306,12 +331,13 @@ def print_size(report: Report, f: SizeFigures) -> None:
         )
     for step, seconds in rc.get("steps", {}).items():
         name, base = f.baseline_for(step)
-        label = "float32 pair-count matmul, 1 thread" if name == "matmul" else "SQLite scan of usage"
+        label = "pair-count matmul (1 thread)" if name == "matmul" else "SQLite scan of usage"
         failed = " (FAILED here)" if step == rc.get("failed_step") else ""
         rows.append(
             [
                 f"  {step}{failed}",
                 seconds_text(seconds),
+                seconds_text(rc.get("cpu_steps", {}).get(step)),
                 "",
                 label,
                 seconds_text(base),
@@ -321,7 +347,15 @@ def print_size(report: Report, f: SizeFigures) -> None:
     title = f"{f.accounts:,} accounts x {PRODUCTS} products, 24 months"
     if f.usage_rows:
         title += f" ({f.usage_rows:,} usage rows)"
-    report.print(table(title, ["figure", "time", "peak RSS", "baseline", "baseline time", "ratio"], rows))
+    loads = [
+        p["load"]
+        for p in (f.generate, f.load, f.recompute)
+        if p.get("load") is not None and not p.get("cached")
+    ]
+    if loads:
+        title += f"; load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
+    headers = ["figure", "wall", "CPU", "peak RSS", "floor (baseline)", "floor wall", "ratio"]
+    report.print(table(title, headers, rows))
     for error in f.errors:
         report.print(f"  [bold red]problem:[/] {error}")
 
@@ -364,8 +398,11 @@ def print_growth(report: Report, sizes: list[SizeFigures]) -> None:
         return
     headers = ["figure", *(f"{f.accounts:,}" for f in sizes)]
     headers += [f"{a.accounts:,}→{b.accounts:,}" for a, b in zip(sizes, sizes[1:], strict=False)]
-    title = "How cost grows with the book (growth factor; > x15 for x10 accounts is flagged super-linear)"
-    report.print(table(title, headers, growth_rows(sizes)))
+    report.print(table("How cost grows with the book", headers, growth_rows(sizes)))
+    report.print(
+        f"  Growth factor from each size to the next (wall time); more than x{SUPER_LINEAR:.0f} for ten times the "
+        "accounts is flagged super-linear. Small books are dominated by fixed costs."
+    )
 
 
 def main() -> None:

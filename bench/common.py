@@ -178,7 +178,7 @@ def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], num
     """A plain Rich table; columns from ``numeric_from`` on are right-aligned."""
     grid = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, header in enumerate(headers):
-        grid.add_column(header, justify="right" if i >= numeric_from else "left", no_wrap=i == 0)
+        grid.add_column(header, justify="right" if i >= numeric_from else "left", no_wrap=True)
     for row in rows:
         grid.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in row))
     return grid
@@ -187,8 +187,8 @@ def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], num
 class Report:
     """Everything printed, also kept so it can be saved as plain text."""
 
-    def __init__(self, width: int = 120) -> None:
-        self.console = Console(record=True, width=width, highlight=False, soft_wrap=False)
+    def __init__(self, width: int = 128) -> None:
+        self.console = Console(record=True, width=width, highlight=False, soft_wrap=True)
 
     def print(self, *items: Any) -> None:
         self.console.print(*items)

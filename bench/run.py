@@ -39,52 +39,87 @@ class Target:
     name: str
     limit: str
     value: str
+    cpu: str
     met: bool | None
 
 
 def targets(sizes: list[SizeFigures]) -> list[Target]:
-    """The pipeline targets, judged at 100,000 accounts (n/a when that size was not run or failed)."""
+    """The pipeline targets, judged on wall time at 100,000 accounts (n/a when that size did not run).
+
+    The CPU column shows the same work in CPU seconds: far below the wall time means the machine was busy.
+    """
     big = next((f for f in sizes if f.accounts == TARGET_SIZE), None)
-    gen = big.generate.get("seconds") if big else None
-    load = big.load.get("seconds") if big else None
-    rc = big.recompute.get("seconds") if big else None
-    rate = big.import_rate if big else None
-    peaks = [big.load.get("peak_mb"), big.recompute.get("peak_mb")] if big else []
-    peak = max(peaks) if peaks and None not in peaks else None
-    both = load + rc if load is not None and rc is not None else None
+
+    def get(phase: str, key: str) -> float | None:
+        return getattr(big, phase).get(key) if big else None
+
+    def add(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else a + b
 
     def check(value: float | None, ok) -> bool | None:
         return None if value is None else ok(value)
 
+    both, both_cpu = (
+        add(get("load", "seconds"), get("recompute", "seconds")),
+        add(get("load", "cpu"), get("recompute", "cpu")),
+    )
+    peaks = [get("load", "peak_mb"), get("recompute", "peak_mb")]
+    peak = None if None in peaks else max(peaks)
+    rows = big.usage_rows if big else None
+    rate = big.import_rate if big else None
+    cpu_rate = rows / get("load", "cpu") if rows and get("load", "cpu") else None
+    rc, gen = get("recompute", "seconds"), get("generate", "seconds")
     return [
-        Target("import + recompute, end to end", "< 60 s", seconds_text(both), check(both, lambda v: v < 60)),
+        Target(
+            "import + recompute, end to end",
+            "< 60 s",
+            seconds_text(both),
+            seconds_text(both_cpu),
+            check(both, lambda v: v < 60),
+        ),
         Target(
             "import + recompute, peak memory (larger phase)",
             "< 2,048 MB",
             mb_text(peak),
+            "",
             check(peak, lambda v: v < 2048),
         ),
-        Target("recompute alone", "< 10 s", seconds_text(rc), check(rc, lambda v: v < 10)),
+        Target(
+            "recompute alone",
+            "< 10 s",
+            seconds_text(rc),
+            seconds_text(get("recompute", "cpu")),
+            check(rc, lambda v: v < 10),
+        ),
         Target(
             "import speed",
             ">= 250,000 usage rows/s",
             "—" if rate is None else f"{rate:,.0f} rows/s",
+            "—" if cpu_rate is None else f"{cpu_rate:,.0f} rows/s",
             check(rate, lambda v: v >= 250_000),
         ),
-        Target("demo generation", "< 60 s", seconds_text(gen), check(gen, lambda v: v < 60)),
+        Target(
+            "demo generation",
+            "< 60 s",
+            seconds_text(gen),
+            seconds_text(get("generate", "cpu")),
+            check(gen, lambda v: v < 60),
+        ),
     ]
 
 
 def print_targets(report: Report, sizes: list[SizeFigures]) -> None:
-    rows = [[t.name, t.limit, t.value, verdict(t.met)] for t in targets(sizes)]
-    title = f"Targets at {TARGET_SIZE:,} accounts x 40 products"
-    report.print(table(title, ["target", "limit", "measured", "verdict"], rows, numeric_from=2))
+    rows = [[t.name, t.limit, t.value, t.cpu, verdict(t.met)] for t in targets(sizes)]
+    title = f"Targets at {TARGET_SIZE:,} accounts x 40 products (judged on wall time)"
+    report.print(
+        table(title, ["target", "limit", "measured (wall)", "on CPU time", "verdict"], rows, numeric_from=2)
+    )
     if not any(f.accounts == TARGET_SIZE for f in sizes):
         report.print(f"  (n/a: {TARGET_SIZE:,} accounts was not in this run; run without --quick)")
     else:
         report.print(
-            "  Import and recompute run in separate processes here; `quadrant import` runs both in one,"
-            " whose peak is at least the larger of the two."
+            "  Import and recompute run in separate processes; one `quadrant import` process peaks at least"
+            " at the larger of the two."
         )
 
 

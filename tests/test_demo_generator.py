@@ -142,7 +142,10 @@ def test_values_follow_the_import_rules(written) -> None:
     assert set(t["activities"]["sentiment"]) == {"positive", "neutral", "negative", ""}
     assert pd.to_numeric(t["nps"]["score"]).between(0, 10).all()
     products = t["products"]
-    assert set(products["unit"]) == {"seat", "flat", "usage"} and (pd.to_numeric(products["list_price"]) > 0).all()
+    assert (
+        set(products["unit"]) == {"seat", "flat", "usage"}
+        and (pd.to_numeric(products["list_price"]) > 0).all()
+    )
     bundles = t["bundles"]
     assert ((bundles["price"] != "") | (bundles["discount_pct"] != "")).all()
     assert (bundles["price"] != "").any() and (bundles["discount_pct"] != "").any()
@@ -167,7 +170,11 @@ def test_everything_is_dated_relative_to_as_of(written) -> None:
 
 def test_the_segment_mix_is_ten_thirty_sixty(written) -> None:
     _, _, t = written
-    assert t["accounts"]["segment"].value_counts().to_dict() == {"smb": 180, "mid-market": 90, "enterprise": 30}
+    assert t["accounts"]["segment"].value_counts().to_dict() == {
+        "smb": 180,
+        "mid-market": 90,
+        "enterprise": 30,
+    }
 
 
 def test_names_are_unique_company_like_and_international(written) -> None:
@@ -247,7 +254,9 @@ def test_growth_accounts_are_saturated_growing_and_hiring(written) -> None:
     accounts = t["accounts"].set_index("account_id").loc[growth]
     assert (pd.to_numeric(accounts["employees"]) >= 1.5 * pd.to_numeric(accounts["employees_prev"])).all()
     others = t["accounts"][~t["accounts"]["account_id"].isin(growth)]
-    ratio = pd.to_numeric(others["employees"].replace("", None)) / pd.to_numeric(others["employees_prev"].replace("", None))
+    ratio = pd.to_numeric(others["employees"].replace("", None)) / pd.to_numeric(
+        others["employees_prev"].replace("", None)
+    )
     assert (ratio.dropna() < 1.5).all()
     usage = t["usage"][t["usage"]["account_id"].isin(growth) & (t["usage"]["licensed_seats"] != "")]
     usage = usage[usage["product_id"] != plan.sunset]  # the legacy product fades even here
@@ -397,11 +406,24 @@ def test_the_strategic_product_keeps_accounts_and_the_sunset_one_fades(big) -> N
     subs = frames["subscriptions"]
     year_ago = TODAY - pd.DateOffset(months=12)
     then, now = owned(subs, year_ago), owned(subs, TODAY)
-    customers_then, customers_now = set(then["account_id"]), set(now["account_id"])
-    holders = set(then.loc[then["product_id"] == plan.strategic, "account_id"])
-    others = customers_then - holders
-    lost = customers_then - customers_now
-    assert len(lost & holders) / len(holders) < 0.5 * len(lost & others) / len(others)
+    breadth = then.groupby("account_id")["product_id"].nunique().clip(upper=5)
+    holder = breadth.index.isin(then.loc[then["product_id"] == plan.strategic, "account_id"])
+    lost = ~breadth.index.isin(now["account_id"])
+    mrr_then = pd.to_numeric(then["mrr"]).groupby(then["account_id"]).sum().reindex(breadth.index)
+    mrr_now = pd.to_numeric(now["mrr"]).groupby(now["account_id"]).sum().reindex(breadth.index, fill_value=0)
+    like = pd.DataFrame(
+        {"breadth": breadth, "holder": holder, "lost": lost, "then": mrr_then, "now": mrr_now}
+    )
+    by = like.groupby(["holder", "breadth"])[["lost", "then", "now"]].agg(["sum", "count"])
+    held, other = by.loc[True], by.loc[False].reindex(by.loc[True].index)
+    weights = held[("lost", "count")]
+    other_churn = (other[("lost", "sum")] / other[("lost", "count")] * weights).sum() / weights.sum()
+    assert held[("lost", "sum")].sum() / weights.sum() < 0.5 * other_churn  # against accounts as broad
+    other_nrr = (other[("now", "sum")] / other[("then", "sum")] * held[("then", "sum")]).sum()
+    assert (
+        held[("now", "sum")].sum() / held[("then", "sum")].sum()
+        > other_nrr / held[("then", "sum")].sum() + 0.1
+    )
     arr = pd.to_numeric(now["mrr"]).groupby(now["product_id"]).sum()
     assert arr[plan.strategic] / arr.sum() < 0.05
     held_now = pd.crosstab(now["account_id"], now["product_id"]).astype(bool)
@@ -416,9 +438,13 @@ def test_the_strategic_product_keeps_accounts_and_the_sunset_one_fades(big) -> N
     recent = (firsts > TODAY - pd.DateOffset(months=12)).sum()
     prior = ((firsts > TODAY - pd.DateOffset(months=24)) & (firsts <= TODAY - pd.DateOffset(months=12))).sum()
     assert recent < 0.5 * prior
-    sunset_use = usage_by_month(frames["usage"][frames["usage"]["product_id"] == plan.sunset], "active_users").sum()
+    sunset_use = usage_by_month(
+        frames["usage"][frames["usage"]["product_id"] == plan.sunset], "active_users"
+    ).sum()
     assert sunset_use[list(range(-6, 0))].sum() < 0.75 * sunset_use[list(range(-12, -6))].sum()
-    attach_in = held_now[held_now[plan.sunset]].drop(columns=plan.sunset).sum() / held_now.sum().drop(plan.sunset)
+    attach_in = held_now[held_now[plan.sunset]].drop(columns=plan.sunset).sum() / held_now.sum().drop(
+        plan.sunset
+    )
     assert attach_in[held_now.sum() >= 20].max() < 0.2
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-
 AS_OF = date(2026, 11, 1)  # the demo store's date, as in conftest.py
 QUADRANT = [sys.executable, "-m", "tui.cli"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,7 +34,7 @@ HOSTILE = [
     "100% _real_ {0} %s \\N ${HOME} (a|b).*",
     "Two\nlines\tand a tab",
 ]
-"""Each is given to several accounts, their contacts and their activities' subjects."""
+"""Each becomes the name of five accounts, the name of one contact and the subject of one activity."""
 EVERY = 5  # account i*EVERY gets HOSTILE[i % len(HOSTILE)]
 HOSTILE_ACCOUNTS = 55  # five accounts per string, within the 300-account demo
 OWNER = "Robert'); DELETE FROM todos; --"

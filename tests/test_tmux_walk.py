@@ -59,17 +59,18 @@ def test_morning_walk_through_every_screen(app_in_tmux: Path) -> None:
     first = wait_for("Fix & expand")
     assert "Rescue" in first and "Nurture" in first and "daily cap" in first
     press("2")
-    wait_for("Renewal")  # the account list's renewal column
+    wait_for("Search by name")  # the account list
     press("Enter")
     brief = wait_for("Risk breakdown")
     assert "Products held" in brief and "ARR" in brief
-    press("Escape")
+    press("Escape")  # alone: a key right after Escape would read as Alt+key
+    wait_for("Search by name")
     press("3")
-    wait_for("Products per customer")
+    wait_for("Products/customer")
     press("4")
     wait_for("Confidence")
     press("5")
-    wait_for("todos.daily_cap")
+    wait_for("rules.min_support")
     press("1")
     wait_for("Fix & expand")
     press("d")

@@ -15,9 +15,9 @@ import pandas as pd
 
 from core.frames import Portfolio
 from core.scoring.features import (
-    first_per_account,
     as_text,
     choose,
+    first_per_account,
     fmt_money,
     fmt_num,
     fmt_pct,

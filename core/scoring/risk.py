@@ -148,7 +148,8 @@ class Components:
                 "reason": pd.Series(columns["reason"], dtype="object"),
                 "product_id": pd.Series(columns["product_id"], dtype="object"),
                 "evidence_at": columns["evidence_at"],
-            }
+            },
+            columns=list(COMPONENT_COLUMNS),
         )
 
     def summary(self, score_name: str, reasons_name: str) -> pd.DataFrame:

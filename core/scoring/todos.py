@@ -32,9 +32,6 @@ TODO_COLUMNS = (
     "playbook",
 )
 USER_FIELDS = ("status", "snoozed_until", "note", "outcome", "status_changed_at")
-STATUSES = ("open", "done", "snoozed", "dismissed")
-CROSS_SELL_KINDS = ("cross-sell", "bundle-offer")
-RISK_KINDS = ("renewal-call", "usage-recovery", "executive-sponsor", "add-decision-maker", "qbr")
 LEAD_DAYS = {
     "usage-recovery": 14,
     "executive-sponsor": 7,
@@ -54,7 +51,7 @@ TRIGGER = {  # minimum severity (points / weight) that makes a component call fo
     "engagement_recency": 0.5,
     "seat_saturation": 0.5,
     "headcount_growth": 0.5,
-    "suggestions": 0.5,
+    "suggestions": 0.75,  # a strong suggestion on an account not (yet) in a high-expansion quadrant
 }
 
 
