@@ -186,21 +186,31 @@ def compute_all(
     return results, todos, manager_figures
 
 
+def _metric_rows(prefix: str, figures: dict) -> list[dict]:
+    """Scalar figures as model_metrics rows; frames and other detail stay out of the table."""
+    rows = []
+    for key, value in figures.items():
+        if isinstance(value, pd.DataFrame):
+            continue
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        rows.append({"name": f"{prefix}.{key}", "value": number, "detail": str(value)})
+    return rows
+
+
+def _backtest_figures(book, as_of: pd.Timestamp, months: int, settings: dict) -> dict:
+    from core import affinity
+
+    return affinity.backtest(book, as_of, months, settings)
+
+
 def _trust_metrics(store: Store, book, as_of: pd.Timestamp, settings: dict) -> pd.DataFrame:
-    """How far to trust the risk score: its AUC on past churn, beside a fitted model's."""
+    """How far to trust the scores: risk AUC on past churn beside a fitted model's, and the 6-month backtest."""
     from core import scoring
 
     cutoff = as_of - pd.DateOffset(months=6)
     past_features = scoring.account_features(store.usage_features(cutoff.date()), book, cutoff)
-    figures = scoring.risk_auc(book, past_features, cutoff, as_of, settings)
-    previous = store.result("model_metrics")
-    rows = [
-        {"name": f"risk.{k}", "value": v if isinstance(v, (int, float)) else None, "detail": str(v)}
-        for k, v in figures.items()
-    ]
-    if not previous.empty:
-        kept = previous[previous["name"].str.startswith("backtest.")]
-        rows += kept.to_dict("records")
+    rows = _metric_rows("risk", scoring.risk_auc(book, past_features, cutoff, as_of, settings))
+    rows += _metric_rows("backtest", _backtest_figures(book, as_of, 6, settings))
     return pd.DataFrame(rows, columns=["name", "value", "detail"])
 
 
@@ -255,18 +265,10 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
 
 def run_backtest(store: Store, as_of: date, months: int) -> dict:
     """Replay the suggestions from ``months`` ago against what accounts bought since; saved for the app."""
-    from core import affinity
-
-    figures = affinity.backtest(store.portfolio(), pd.Timestamp(as_of), months, store.settings())
-    figures = figures[0] if isinstance(figures, tuple) else figures
-    rows = pd.DataFrame(
-        [
-            {"name": f"backtest.{k}", "value": v if isinstance(v, (int, float)) else None, "detail": str(v)}
-            for k, v in figures.items()
-        ]
-    )
+    figures = _backtest_figures(store.portfolio(), pd.Timestamp(as_of), months, store.settings())
+    rows = pd.DataFrame(_metric_rows("backtest", figures))
     previous = store.result("model_metrics")
     if not previous.empty:
         rows = pd.concat([previous[~previous["name"].str.startswith("backtest.")], rows], ignore_index=True)
     store.write_results({"model_metrics": rows})
-    return figures
+    return {k: v for k, v in figures.items() if not isinstance(v, pd.DataFrame)}

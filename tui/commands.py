@@ -143,15 +143,30 @@ def cmd_brief(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    import pandas as pd
+    from rich.table import Table
+
     from core.recompute import run_backtest
 
     if args.months < 1:
         raise UserError("--months must be at least 1.")
     store = open_store(args)
     figures = run_backtest(store, as_of_for(args, store), args.months)
-    for key, value in figures.items():
-        shown = f"{value:.3f}" if isinstance(value, float) else value
-        out.print(f"{key:<32} {shown}")
+    out.print(
+        f"Backtest: suggestions made as of {pd.Timestamp(figures['cutoff']).date()} against what accounts bought by "
+        f"{pd.Timestamp(figures['as_of']).date()} ({figures['months']} months); {figures['buyers']:,} of "
+        f"{figures['accounts_evaluated']:,} accounts bought a product they lacked."
+    )
+    table = Table("measure", "suggestions", "most-popular baseline", "lift over baseline")
+    for key, label in (
+        ("hit_rate_at_1", "hit rate @1"),
+        ("hit_rate_at_3", "hit rate @3"),
+        ("precision_at_3", "precision @3"),
+    ):
+        ours, base = figures[key], figures[f"baseline_{key}"]
+        ratio = f"{ours / base:.2f}x" if base else "—"
+        table.add_row(label, f"{ours:.1%}", f"{base:.1%}", ratio)
+    out.print(table)
     return 0
 
 
