@@ -31,6 +31,7 @@ usage_monthly  account_id, product_id, period (datetime64, first of month),
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -125,3 +126,27 @@ def owned_as_of(subscriptions: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     active = subscriptions["status"] == "active"
     churned_later = (subscriptions["status"] == "churned") & (subscriptions["churned_at"] > as_of)
     return subscriptions[started & (active | churned_later)]
+
+
+def as_timestamp(as_of: Any) -> pd.Timestamp:
+    """The as-of date as a normalised Timestamp, refusing a missing one (there is no hidden clock)."""
+    if as_of is None:
+        raise ValueError("as_of is required: pass the date the analysis is as of.")
+    try:
+        stamp = pd.Timestamp(as_of)
+    except (TypeError, ValueError):
+        raise ValueError(f"as_of must be a date, got {as_of!r}") from None
+    if pd.isna(stamp):
+        raise ValueError("as_of must be a date, got a missing value.")
+    return stamp.normalize()
+
+
+def require_portfolio_columns(portfolio: Portfolio, needed: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a portfolio whose tables lack the columns an analysis reads, naming them."""
+    for table, columns in needed.items():
+        frame = getattr(portfolio, table, None)
+        if not isinstance(frame, pd.DataFrame):
+            raise ValueError(f"portfolio.{table} must be a DataFrame.")
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"portfolio.{table} lacks column(s): {', '.join(missing)}.")

@@ -274,8 +274,8 @@ def test_owner_book(book: Portfolio, scores: pd.DataFrame, todos: pd.DataFrame) 
             ("(unassigned)", 1, 600.0, 0, 1, 0, 0, 1, 0),
             # A1 + A2 (A8 never bought): 12 x 450; t1 (overdue), t2
             ("ann", 2, 5400.0, 0, 1, 1, 0, 2, 1),
-            # A4 only is a customer; A3 is scored rescue; t4 overdue
-            ("bob", 1, 2400.0, 1, 1, 0, 0, 1, 1),
+            # A4 only is a customer; A3 is scored rescue but churned out, so not in the mix; t4 overdue
+            ("bob", 1, 2400.0, 1, 0, 0, 0, 1, 1),
             # A5 + A6: 12 x 190; t5 snoozed, t7 retired
             ("cat", 2, 2280.0, 0, 0, 1, 1, 0, 0),
         ],

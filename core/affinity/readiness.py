@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.affinity.rules import as_timestamp, check_portfolio
-from core.frames import Portfolio
+from core.affinity.rules import check_portfolio
+from core.frames import Portfolio, as_timestamp
 from core.settings import DEFAULTS
 
 USAGE_COLUMNS = ("account_id", "period", "active_users", "licensed_seats", "logins", "key_events")

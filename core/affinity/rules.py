@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from mlxtend.frequent_patterns import apriori
 
-from core.frames import SEGMENTS, Portfolio, owned_as_of
+from core.frames import SEGMENTS, Portfolio, as_timestamp, owned_as_of, require_portfolio_columns
 
 RULE_COLUMNS = [
     "antecedents",
@@ -36,19 +36,6 @@ RULE_COLUMNS = [
 EXTRA_COLUMNS = ["segment", "antecedent_count", "consequent_count"]
 
 
-def as_timestamp(as_of: Any) -> pd.Timestamp:
-    """The as-of date as a normalised Timestamp, refusing a missing one (there is no hidden clock)."""
-    if as_of is None:
-        raise ValueError("as_of is required: pass the date the analysis is as of.")
-    try:
-        stamp = pd.Timestamp(as_of)
-    except (TypeError, ValueError):
-        raise ValueError(f"as_of must be a date, got {as_of!r}") from None
-    if pd.isna(stamp):
-        raise ValueError("as_of must be a date, got a missing value.")
-    return stamp.normalize()
-
-
 def check_portfolio(portfolio: Portfolio) -> None:
     """Refuse a portfolio whose core tables lack the columns the affinity analyses read."""
     needed = {
@@ -56,13 +43,7 @@ def check_portfolio(portfolio: Portfolio) -> None:
         "products": ("product_id", "name"),
         "subscriptions": ("account_id", "product_id", "start_date", "status", "churned_at"),
     }
-    for table, columns in needed.items():
-        frame = getattr(portfolio, table, None)
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError(f"portfolio.{table} must be a DataFrame.")
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValueError(f"portfolio.{table} lacks column(s): {', '.join(missing)}.")
+    require_portfolio_columns(portfolio, needed)
     if portfolio.accounts["account_id"].duplicated().any():
         raise ValueError("portfolio.accounts has duplicate account_id values.")
     if portfolio.products["product_id"].duplicated().any():

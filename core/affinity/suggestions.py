@@ -30,9 +30,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.affinity.rules import as_timestamp, holding_days, positions_in
+from core.affinity.rules import holding_days, positions_in
 from core.affinity.sequencing import unique_rows
-from core.frames import SEGMENTS, Portfolio
+from core.frames import SEGMENTS, Portfolio, as_timestamp
 
 SUGGESTION_COLUMNS = ["account_id", "product_id", "rank", "score", "confidence", "lift", "reason"]
 DETAIL_COLUMNS = [

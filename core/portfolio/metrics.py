@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.frames import Portfolio
+from core.frames import Portfolio, as_timestamp, require_portfolio_columns
 from core.portfolio.adoption import attach_rows, role_rows, second_product_rows
 from core.portfolio.book import owner_table, quadrant_rows, renewal_rows, todo_rows
 from core.portfolio.breadth import book_rows, trend_rows
@@ -37,26 +37,8 @@ _INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _stamp(as_of: Any) -> pd.Timestamp:
-    if as_of is None:
-        raise ValueError("as_of is required: pass the date the figures are as of.")
-    try:
-        stamp = pd.Timestamp(as_of)
-    except (TypeError, ValueError):
-        raise ValueError(f"as_of must be a date, got {as_of!r}") from None
-    if pd.isna(stamp):
-        raise ValueError("as_of must be a date, got a missing value.")
-    return stamp.normalize()
-
-
 def _check(portfolio: Portfolio, **frames: pd.DataFrame | None) -> None:
-    for table, columns in _NEEDED.items():
-        frame = getattr(portfolio, table, None)
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError(f"portfolio.{table} must be a DataFrame.")
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValueError(f"portfolio.{table} lacks column(s): {', '.join(missing)}.")
+    require_portfolio_columns(portfolio, _NEEDED)
     for name, frame in frames.items():
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"{name} must be a DataFrame.")
@@ -113,7 +95,7 @@ def portfolio_metrics(
     _check(portfolio, scores=scores, todos=todos, roles=roles, attach=attach)
     if "quadrant.risk_threshold" not in settings:
         raise ValueError("settings lack quadrant.risk_threshold: pass the merged settings from resolve().")
-    stamp = _stamp(as_of)
+    stamp = as_timestamp(as_of)
     scores, todos = _or_empty(scores, "scores"), _or_empty(todos, "todos")
     roles, attach = _or_empty(roles, "roles"), _or_empty(attach, "attach")
     index = AccountIndex.of(portfolio.accounts)
@@ -145,7 +127,7 @@ def owner_book(portfolio: Portfolio, scores: pd.DataFrame, todos: pd.DataFrame, 
         ``overdue_todos`` (open and due before as_of).
     """
     _check(portfolio, scores=scores, todos=todos)
-    stamp = _stamp(as_of)
+    stamp = as_timestamp(as_of)
     scores, todos = _or_empty(scores, "scores"), _or_empty(todos, "todos")
     index = AccountIndex.of(portfolio.accounts)
     subs = prepare(portfolio, index)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.frames import Portfolio, owned_as_of
+from core.frames import Portfolio, owned_as_of, require_portfolio_columns
 from core.money import mul_div, round_div, to_minor
 from core.portfolio.segments import positions
 
@@ -73,13 +73,7 @@ class Basket:
 
 
 def _check(portfolio: Portfolio, suggestions: pd.DataFrame | None) -> None:
-    for table, columns in _NEEDED.items():
-        frame = getattr(portfolio, table, None)
-        if not isinstance(frame, pd.DataFrame):
-            raise ValueError(f"portfolio.{table} must be a DataFrame.")
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValueError(f"portfolio.{table} lacks column(s): {', '.join(missing)}.")
+    require_portfolio_columns(portfolio, _NEEDED)
     if portfolio.products["product_id"].duplicated().any():
         raise ValueError("portfolio.products has duplicate product_id values.")
     if portfolio.products["list_price"].isna().any():
