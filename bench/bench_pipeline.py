@@ -228,7 +228,12 @@ def generator_key() -> str:
 
 
 def cache_dir(accounts: int, seed: int = SEED) -> Path:
-    return CACHE / f"{accounts}-seed{seed}-p{PRODUCTS}-{AS_OF}-{generator_key()}"
+    """This size's cache folder; folders left by an older generator for the same size are removed."""
+    home = CACHE / f"{accounts}-seed{seed}-p{PRODUCTS}-{AS_OF}-{generator_key()}"
+    for stale in CACHE.glob(f"{accounts}-seed{seed}-p{PRODUCTS}-{AS_OF}-*"):
+        if stale != home and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    return home
 
 
 def _phase(name: str, *args: object) -> Any:

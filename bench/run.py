@@ -173,6 +173,7 @@ def main() -> None:
         figures.append(measure(n, args.seed, args.fresh))
         print_size(report, figures[-1])
     print_growth(report, figures)
+    report.print()
     print_targets(report, figures)
 
     largest = max(sizes)
