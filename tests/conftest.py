@@ -27,6 +27,14 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_plan():
+    """What the generator planted in the demo book (the same arguments give the same book)."""
+    from fixtures.demo import generate_frames
+
+    return generate_frames(accounts=DEMO_ACCOUNTS, seed=7, as_of=AS_OF)[1]
+
+
+@pytest.fixture(scope="session")
 def demo_store_file(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path) -> Path:
     from core.importer import open_portfolio
     from core.recompute import recompute

@@ -217,8 +217,12 @@ def test_sqlite_errors_become_clear_messages() -> None:
 
 def test_settings_refuse_values_out_of_range(tmp_path: Path) -> None:
     store = Store(tmp_path / "q.db")
-    for key, value in [("todos.daily_cap", 0), ("quadrant.risk_threshold", 101), ("rules.min_support", 2),
-                       ("risk.weights", {"usage_trend": -5})]:
+    for key, value in [
+        ("todos.daily_cap", 0),
+        ("quadrant.risk_threshold", 101),
+        ("rules.min_support", 2),
+        ("risk.weights", {"usage_trend": -5}),
+    ]:
         with pytest.raises(ValueError, match="between"):
             store.set_setting(key, value)
     assert store.set_setting("quadrant.risk_threshold", 100) == 100.0

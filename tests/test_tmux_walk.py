@@ -80,7 +80,9 @@ def test_morning_walk_through_every_screen(app_in_tmux: Path) -> None:
         if "Outcome" in screen() or "outcome" in screen():
             press("Escape")
         conn = sqlite3.connect(db)
-        done = conn.execute("SELECT count(*) FROM todo_events WHERE action = 'done' AND source = 'tui'").fetchone()[0]
+        done = conn.execute(
+            "SELECT count(*) FROM todo_events WHERE action = 'done' AND source = 'tui'"
+        ).fetchone()[0]
         conn.close()
         time.sleep(0.3)
     assert done == 1, "pressing d on the first to-do saved nothing"
