@@ -56,7 +56,7 @@ def app_in_tmux(demo_store):
 
 def test_morning_walk_through_every_screen(app_in_tmux: Path) -> None:
     db = app_in_tmux
-    first = wait_for("Fix & expand")
+    first = wait_for("daily cap")  # drawn once the to-dos have loaded
     assert "Rescue" in first and "Nurture" in first and "daily cap" in first
     press("2")
     wait_for("Search by name")  # the account list
