@@ -148,9 +148,7 @@ def compute_all(
     prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
     trust = steps.run("trust", _trust_metrics, store, book, stamp, settings)
 
-    rules = pd.concat(
-        [rules_all, *rules_seg.values()] if isinstance(rules_seg, dict) else [rules_all, rules_seg]
-    )
+    rules = pd.concat([rules_all, rules_seg], ignore_index=True)
     results = {
         "rules": rules,
         "attach": attach,

@@ -52,41 +52,37 @@ class TodoList(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(-1, always_update=True, init=False)
     """Index into ``lines`` of the highlighted to-do (-1 when the list is empty)."""
 
-    class Highlighted(Message):
+    class _ListMessage(Message):
+        """A message about one to-do list; ``control`` lets handlers filter by list."""
+
+        def __init__(self, todo_list: TodoList) -> None:
+            super().__init__()
+            self.todo_list = todo_list
+
+        @property
+        def control(self) -> TodoList:
+            return self.todo_list
+
+    class Highlighted(_ListMessage):
         """The highlighted to-do changed (``row`` is None when the list is empty)."""
 
         def __init__(self, todo_list: TodoList, row: TodoRow | None) -> None:
-            super().__init__()
-            self.todo_list = todo_list
+            super().__init__(todo_list)
             self.row = row
 
-        @property
-        def control(self) -> TodoList:
-            return self.todo_list
-
-    class Selected(Message):
+    class Selected(_ListMessage):
         """Enter (or a second click) on a to-do: open its account."""
 
         def __init__(self, todo_list: TodoList, row: TodoRow) -> None:
-            super().__init__()
-            self.todo_list = todo_list
+            super().__init__(todo_list)
             self.row = row
 
-        @property
-        def control(self) -> TodoList:
-            return self.todo_list
-
-    class Edge(Message):
+    class Edge(_ListMessage):
         """Up on the first row or down on the last: the parent may move to the next list."""
 
         def __init__(self, todo_list: TodoList, direction: int) -> None:
-            super().__init__()
-            self.todo_list = todo_list
+            super().__init__(todo_list)
             self.direction = direction
-
-        @property
-        def control(self) -> TodoList:
-            return self.todo_list
 
     def __init__(
         self, empty_text: str = "Nothing to do here.", *, id: str | None = None, classes: str | None = None
