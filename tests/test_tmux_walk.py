@@ -6,6 +6,7 @@ answers keys and saves a to-do change, the way a person would see it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,10 +18,16 @@ import pytest
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 SESSION = "quadrant-walk"
+SOCKET = f"quadrant-walk-{os.getpid()}"  # a server of its own: no other session's options or sizes leak in
+
+
+# A stale COLUMNS/LINES in the environment would override the pane's real size.
+PANE_ENV = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    command = ["tmux", "-L", SOCKET, "-f", "/dev/null", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=PANE_ENV).stdout
 
 
 def screen() -> str:
@@ -48,16 +55,17 @@ def app_in_tmux(demo_store):
     demo_store.close()
     quadrant = Path(sys.executable).with_name("quadrant")
     command = f"{quadrant if quadrant.exists() else sys.executable + ' -m tui.cli'} --db {db}"
-    tmux("kill-session", "-t", SESSION)
     tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command)
+    tmux("resize-window", "-t", SESSION, "-x", "120", "-y", "40")
+    assert tmux("display", "-p", "-t", SESSION, "#{window_width}x#{window_height}").strip() == "120x40"
     yield db
-    tmux("kill-session", "-t", SESSION)
+    tmux("kill-server")
 
 
 def test_morning_walk_through_every_screen(app_in_tmux: Path) -> None:
     db = app_in_tmux
     first = wait_for("daily cap")  # drawn once the to-dos have loaded
-    assert "Rescue" in first and "Nurture" in first and "daily cap" in first
+    assert "Rescue" in first and "Nurture" in first and "daily cap 15" in first, "not drawn at 120 columns"
     press("2")
     wait_for("Search by name")  # the account list
     press("Enter")

@@ -10,7 +10,7 @@ import pandas as pd
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, HorizontalScroll, Vertical, VerticalScroll
@@ -33,7 +33,7 @@ TILES = (
     ("accounts", "Accounts"),
     ("arr", "ARR"),
     ("ppc", "Products/customer"),
-    ("multi", "Multi-product ARR"),
+    ("multi", "Multi-product"),
     ("second", "To 2nd product"),
     ("churn", "Gross churn 12m"),
     ("nrr", "NRR 12m"),
@@ -61,6 +61,8 @@ TILE_METRICS = {
 }
 QUADRANT_COLOURS = {"fix-and-expand": "orange", "rescue": "red", "expand": "green", "nurture": "blue"}
 SCATTER_POINTS = 2000
+TILE_MIN_WIDTH = 23  # room for the longest tile title, "Products/customer", inside its border
+TILE_HEIGHT = 5
 
 
 @dataclass
@@ -336,6 +338,13 @@ class PortfolioScreen(Screen):
     def on_recompute_finished(self, message: RecomputeFinished) -> None:
         self.reload()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Fewer tiles a row on a narrow terminal, so no tile title is cut short."""
+        columns = max(2, min(len(TILES) // 2, event.size.width // TILE_MIN_WIDTH))
+        tiles = self.query_one("#portfolio-tiles", Grid)
+        tiles.styles.grid_size_columns = columns
+        tiles.styles.height = math.ceil(len(TILES) / columns) * TILE_HEIGHT
+
     @property
     def segment(self) -> str:
         return self.query_one(SegmentTabs).segment
@@ -392,7 +401,7 @@ class PortfolioScreen(Screen):
             None if mean is None else f"{mean:.2f}",
             "mean" + ("" if median is None else f" · median {median:g}"),
         )
-        self._tile("multi", None if share is None else format_pct(share), "of ARR, 2+ products")
+        self._tile("multi", None if share is None else format_pct(share), "of ARR from 2+ products")
         days = get("time_to_second_product_days_median")
         self._tile("second", None if days is None else f"{days:,.0f} days", "median, 1st to 2nd buy")
         self._tile(
