@@ -171,9 +171,10 @@ def format_many_cents(cents: Any, currency: str = "USD") -> list[str]:
     symbol = CURRENCY_SYMBOLS.get(code)
     prefix = symbol if symbol else f"{code} "
     values = np.asarray(cents, dtype="int64")
-    signs = np.where(values < 0, "-", "").tolist()
     if MINOR_DIGITS.get(code, 2) == 0:
-        whole = np.abs(round_div(values, np.int64(CENTS))).tolist()
-        return [f"{s}{prefix}{w:,}" for s, w in zip(signs, whole, strict=True)]
+        units = round_div(values, np.int64(CENTS))  # the sign of what is shown: -1 cent of yen reads ¥0
+        signs = np.where(units < 0, "-", "").tolist()
+        return [f"{s}{prefix}{w:,}" for s, w in zip(signs, np.abs(units).tolist(), strict=True)]
+    signs = np.where(values < 0, "-", "").tolist()
     whole, part = np.divmod(np.abs(values), CENTS)
     return [f"{s}{prefix}{w:,}.{p:02d}" for s, w, p in zip(signs, whole.tolist(), part.tolist(), strict=True)]

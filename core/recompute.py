@@ -141,6 +141,7 @@ def compute_all(
     )
     scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
     components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
+    components = components[components["account_id"].isin(scores["account_id"])].reset_index(drop=True)
     todos = steps.run(
         "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
     )

@@ -55,8 +55,8 @@ def test_every_expansion_component_hand_counted() -> None:
         "suggestions": (
             35 * (0.5 * 0.6 + 0.5),
             "Best next product Journeys: 30% of similar accounts own it "
-            "(lift 2.0), expected USD 14,400 a year (30% × 40 × 100 seats × 12), top 3 together "
-            "USD 21,600 a year, 36% of ARR",
+            "(lift 2.0), expected $14,400 a year (30% × 40 × 100 seats × 12), top 3 together "
+            "$21,600 a year, 36% of ARR",
         ),
         "seat_saturation": (
             20.0,

@@ -67,7 +67,7 @@ def test_planted_accounts_get_the_right_actions_with_reasons_and_playbooks() -> 
     assert call["priority_score"] == pytest.approx(60000 * 1.0 * 0.967, rel=1e-3)
     assert call["title"] == "Renewal call with Account TROUBLE"
     assert call["reason"].startswith(
-        "Renews on 2026-10-25 (in 40 days), USD 60,000 ARR, risk 97: Active users"
+        "Renews on 2026-10-25 (in 40 days), $60,000 ARR, risk 97: Active users"
     )
     later = by.loc[("LATER", "renewal-call")]
     assert later["due"] == AS_OF + 20 * DAY  # 110 days out: due 90 days before the renewal
@@ -106,7 +106,7 @@ def test_bundle_offer_replaces_the_cross_sell_it_covers() -> None:
     assert (
         offer["product_id"] == "B1" and offer["title"] == "Offer the Marketing Suite bundle to Account GROWTH"
     )
-    assert "(Journeys)" in offer["reason"] and "USD 10,800 a year" in offer["reason"]
+    assert "(Journeys)" in offer["reason"] and "$10,800 a year" in offer["reason"]
 
 
 def test_control_group_is_deterministic_and_withholds_cross_sell() -> None:

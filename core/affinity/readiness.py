@@ -838,7 +838,7 @@ def _display(signal: str, values: np.ndarray) -> np.ndarray:
     elif signal == "key_events_per_user":
         rounded, text = np.round(values, 1), lambda v: f"{v:.1f}"
     else:
-        rounded, text = np.round(values), lambda v: f"{v:.0f}"
+        rounded, text = np.round(values), lambda v: f"{v:,.0f}"
     distinct, inverse = np.unique(rounded, return_inverse=True)
     return np.array([text(v) for v in distinct], dtype=object)[inverse]
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.frames import Portfolio, owned_as_of
+from core.money import CURRENCY_SYMBOLS
 
 USAGE_COLUMNS = (
     "account_id",
@@ -480,16 +481,22 @@ def fmt_pct(values) -> pd.Series:
 
 
 def fmt_money(values, currency: str, digits: int = 0) -> pd.Series:
-    """Currency amounts: USD 12,345; with ``digits`` > 0, an estimate to that many significant digits."""
+    """Currency amounts as the screens show them: $12,345; with ``digits`` > 0, to that many significant digits."""
+    symbol = CURRENCY_SYMBOLS.get(currency.strip().upper())
+    prefix = symbol if symbol else f"{currency} "
+
+    def text(v: float) -> str:
+        return f"{'-' if v < 0 else ''}{prefix}{abs(v):,.0f}"
+
     if digits <= 0:
-        return _format_unique(values, lambda v: f"{currency} {v:,.0f}", lambda v: v.astype(float).round())
+        return _format_unique(values, text, lambda v: v.astype(float).round())
 
     def significant(v: pd.Series) -> pd.Series:
         v = v.astype(float)
         scale = 10.0 ** (np.floor(np.log10(v.abs().where(v != 0, 1.0))) - digits + 1)
         return (v / scale).round() * scale
 
-    return _format_unique(values, lambda v: f"{currency} {v:,.0f}", significant)
+    return _format_unique(values, text, significant)
 
 
 def fmt_date(values) -> pd.Series:

@@ -125,7 +125,7 @@ class AccountsScreen(Screen):
         parts.append(
             f"sorted by {column.label.rstrip('.')} {'high→low' if self.query_state.descending else 'low→high'}"
         )
-        if total and self.book is not None and self.book.table["quadrant"].null_count == total:
+        if total and self.book is not None and self.book.table["risk"].null_count == total:
             parts.append("scores not computed yet: press r to recompute")
         if total == 0:
             parts = [
