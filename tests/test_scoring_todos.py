@@ -66,9 +66,7 @@ def test_planted_accounts_get_the_right_actions_with_reasons_and_playbooks() -> 
     assert call["due"] == AS_OF  # renews in 40 days: 90 days before is already past, so due today
     assert call["priority_score"] == pytest.approx(60000 * 1.0 * 0.967, rel=1e-3)
     assert call["title"] == "Renewal call with Account TROUBLE"
-    assert call["reason"].startswith(
-        "Renews on 2026-10-25 (in 40 days), $60,000 ARR, risk 97: Active users"
-    )
+    assert call["reason"].startswith("Renews on 2026-10-25 (in 40 days), $60,000 ARR, risk 97: Active users")
     later = by.loc[("LATER", "renewal-call")]
     assert later["due"] == AS_OF + 20 * DAY  # 110 days out: due 90 days before the renewal
     assert later["evidence_at"] == AS_OF + 110 * DAY - 120 * DAY

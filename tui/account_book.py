@@ -190,7 +190,9 @@ def decorate(table: pa.Table, as_of: date, currency: str = "USD") -> pa.Table:
         "risk": risk,
         "expansion": expansion,
         "quadrant": pc.if_else(
-            pc.and_(pc.is_null(table["quadrant"]), pc.equal(table["products"], 0)), "churned", table["quadrant"]
+            pc.and_(pc.is_null(table["quadrant"]), pc.equal(table["products"], 0)),
+            "churned",
+            table["quadrant"],
         ),
         "renewal_date": renewal,
         "renewal_days": days,

@@ -48,7 +48,9 @@ class AccountFilters(ModalScreen[BookQuery | None]):
                 yield Label("Owner")
                 yield _select("owner", [(o, o) for o in self.owners], q.owner, "any owner")
                 yield Label("Quadrant")
-                yield _select("quadrant", [(x, x) for x in (*QUADRANTS, "churned")], q.quadrant, "any quadrant")
+                yield _select(
+                    "quadrant", [(x, x) for x in (*QUADRANTS, "churned")], q.quadrant, "any quadrant"
+                )
                 yield Label("Renews within (days)")
                 yield Input(
                     value="" if q.renewal_within is None else str(q.renewal_within),
