@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_scoring_book import AS_OF, account, book, random_usage, sub, usage
 
-from core.scoring.features import FEATURE_COLUMNS, account_features, usage_features
+from core.scoring.features import FEATURE_COLUMNS, account_features, join_text, usage_features
 from core.store.features_sql import usage_features_sql
 
 SCHEMA = (
@@ -180,3 +180,16 @@ def test_account_features_hand_counted() -> None:
     assert not a2["has_decision_maker"] and a2["neg_tickets_90d"] == 0
     a3 = feats.loc["A3"]
     assert a3["arr"] == 0 and a3["n_products"] == 0 and np.isnan(a3["utilisation"])
+
+
+def test_join_text_matches_pandas_join_per_group() -> None:
+    keys = pd.Series(["b", "a", "b", "c", "a", "b"])
+    kinds = pd.Series([1, 2, 1, 1, 2, 2])
+    values = pd.Series(["x", "y", "z", "w", "v", "u"])
+    joined = join_text(values, [keys, kinds], ";")
+    assert joined.to_dict() == {("a", 2): "y;v", ("b", 1): "x;z", ("b", 2): "u", ("c", 1): "w"}
+    rng = np.random.default_rng(3)
+    many = pd.Series(rng.integers(0, 50, 2_000).astype(str))
+    groups = pd.Series(rng.integers(0, 300, 2_000))
+    pd.testing.assert_series_equal(join_text(many, groups, ", "), many.groupby(groups).agg(", ".join))
+    assert join_text(values.iloc[:0], keys.iloc[:0], ";").empty

@@ -470,6 +470,21 @@ def _format_unique(values, render, key=None) -> pd.Series:
     return pd.Series(table[codes], index=values.index, dtype="object")
 
 
+def join_text(values: pd.Series, by, sep: str) -> pd.Series:
+    """``values.groupby(by).agg(sep.join)`` in one Arrow pass: a Python call per group costs seconds at 100k.
+
+    Groups come out sorted by key, values joined in their order of appearance, as pandas does.
+    """
+    grouped = values.groupby(by)
+    if not len(values):
+        return grouped.agg(sep.join)
+    table = pa.table({"group": grouped.ngroup().to_numpy(), "value": pa.array(values.astype("str"))})
+    lists = table.group_by("group", use_threads=False).aggregate([("value", "list")])
+    joined = np.empty(grouped.ngroups, dtype=object)
+    joined[lists["group"].to_numpy()] = pc.binary_join(lists["value_list"], pa.scalar(sep, table["value"].type)).to_numpy(zero_copy_only=False)
+    return pd.Series(joined, index=grouped.size().index, dtype="str", name=values.name)
+
+
 def fmt_num(values, decimals: int = 0) -> pd.Series:
     """Numbers with thousands separators: 1,234 (empty where missing)."""
     return _format_unique(values, lambda v: f"{v:,.{decimals}f}", lambda v: v.astype(float).round(decimals))

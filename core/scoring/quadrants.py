@@ -86,7 +86,7 @@ def combine_scores(
     both["renewal_date"] = facts["renewal_date"].to_numpy()
     both = assign_quadrants(both, settings)
     customers = owned_as_of(portfolio.subscriptions, pd.Timestamp(as_of))["account_id"]
-    both = both[both["account_id"].isin(customers)].reset_index(drop=True)
+    both = both[positions(both["account_id"], customers) >= 0].reset_index(drop=True)
     extras = [c for c in both.columns if c not in SCORE_COLUMNS]
     return both[[*SCORE_COLUMNS, *extras]]
 

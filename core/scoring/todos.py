@@ -15,7 +15,16 @@ import pandas as pd
 
 from core.frames import Portfolio, owned_as_of
 from core.scoring.expansion import suggestion_values, top_suggestions
-from core.scoring.features import as_text, choose, fmt_date, fmt_money, fmt_num, lookup, positions
+from core.scoring.features import (
+    as_text,
+    choose,
+    fmt_date,
+    fmt_money,
+    fmt_num,
+    join_text,
+    lookup,
+    positions,
+)
 from core.scoring.risk import product_names
 
 TODO_COLUMNS = (
@@ -193,7 +202,7 @@ def _bundle_candidates(portfolio: Portfolio, valued: pd.DataFrame, as_of: pd.Tim
         {
             "suggested": offered_g.size(),
             "expected_arr": offered_g["expected_arr"].sum(),
-            "missing": offered_g["product_id"].agg(";".join),
+            "missing": join_text(offered["product_id"], [offered["account_id"], offered["bundle_id"]], ";"),
         }
     ).join(owned_n, how="inner")
     table = table.join(size, on="bundle_id")
@@ -415,7 +424,7 @@ def _cross_sell_rows(s, c, suggestions, portfolio, as_of, settings, pricing_hint
         )
         bundles = bundles.drop_duplicates("account_id").reset_index(drop=True)
         missing = bundles["missing"].str.split(";").explode()
-        missing_names = lookup(missing, names).fillna(as_text(missing)).groupby(level=0).agg(", ".join)
+        missing_names = join_text(lookup(missing, names).fillna(as_text(missing)), missing.index, ", ")
         bundle_names = portfolio.bundles.set_index("bundle_id")["name"]
         reason = (
             "Owns part of the "

@@ -78,6 +78,8 @@ def _column_values(series: pd.Series) -> list:
             else [None if v is pd.NA else int(v) for v in series.tolist()]
         )
     if series.dtype == object:
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series.where(series.notna(), None).tolist()  # text with gaps: no per-cell work
         return [_plain(v) for v in series.tolist()]
     if pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series):
         if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
