@@ -94,7 +94,6 @@ def compute_all(
     from core import affinity, pricing, scoring
     from core import portfolio as portfolio_metrics
     from core.affinity import readiness as ready
-    from core.scoring.features import positions
 
     settings = store.settings()
     stamp = pd.Timestamp(as_of)
@@ -142,8 +141,6 @@ def compute_all(
     )
     scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
     components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
-    scored = positions(components["account_id"], scores["account_id"]) >= 0
-    components = components[scored].reset_index(drop=True)
     todos = steps.run(
         "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
     )

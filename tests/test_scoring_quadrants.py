@@ -147,21 +147,3 @@ def test_score_moves_name_the_components_that_moved() -> None:
     assert first["reason"].startswith("Active users down")
     assert score_moves(now, now).empty
     assert len(score_moves(now, now.iloc[0:0])) == int((now["points"] != 0).sum())
-
-
-def test_only_customers_are_scored() -> None:
-    """An account whose every subscription churned has no renewal to save: no score, no quadrant."""
-    portfolio = book(
-        [account("LIVE"), account("GONE"), account("LAPSED")],
-        [
-            sub("LIVE", "P1"),
-            sub("GONE", "P1", status="churned", churned_at=AS_OF - 30 * DAY),
-            sub("LAPSED", "P1", status="churned", churned_at=AS_OF + 10 * DAY),  # still owned on as_of
-        ],
-    )
-    feats = account_features(usage_features(usage([]), AS_OF), portfolio, AS_OF)
-    risk, _ = risk_scores(portfolio, feats, AS_OF, SETTINGS)
-    no_suggestions = planted_book()[2].iloc[:0]
-    expansion, _ = expansion_scores(portfolio, feats, no_suggestions, None, AS_OF, SETTINGS)
-    scores = combine_scores(portfolio, risk, expansion, AS_OF, SETTINGS)
-    assert sorted(scores["account_id"]) == ["LAPSED", "LIVE"]

@@ -189,8 +189,9 @@ def decorate(table: pa.Table, as_of: date, currency: str = "USD") -> pa.Table:
         "products": table["products"],
         "risk": risk,
         "expansion": expansion,
+        # A churned account keeps its score row (one per account) but sits in no customer's quadrant.
         "quadrant": pc.if_else(
-            pc.and_(pc.is_null(table["quadrant"]), pc.equal(table["products"], 0)),
+            pc.and_(pc.is_valid(table["quadrant"]), pc.equal(table["products"], 0)),
             "churned",
             table["quadrant"],
         ),

@@ -14,10 +14,14 @@ UNASSIGNED = "(unassigned)"
 OWNER_COLUMNS = ["owner", "accounts", "arr", *QUADRANTS, "open_todos", "overdue_todos"]
 
 
-def quadrant_rows(index: AccountIndex, scores: pd.DataFrame) -> list[tuple[str, str, float]]:
-    """quadrant_accounts_<q> and quadrant_arr_<q>: how many scored accounts sit in each quadrant, with their ARR."""
+def quadrant_rows(index: AccountIndex, now: Holdings, scores: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """quadrant_accounts_<q> and quadrant_arr_<q>: how many customers sit in each quadrant, with their ARR.
+
+    A churned account keeps its score row but is no customer, so the counts add up to ``accounts``.
+    """
     pos = index.locate(scores["account_id"])
     known = pos >= 0
+    known[known] = now.customers.astype(bool)[pos[known]]
     pos, quadrant = pos[known], scores["quadrant"].astype(str).to_numpy()[known]
     arr = cents(scores["arr"]).astype("int64")[known]
     rows = []

@@ -105,7 +105,7 @@ def portfolio_metrics(
     rows += trend_rows(index, subs, stamp)
     rows += retention_rows(index, subs, stamp)
     rows += second_product_rows(index, subs, stamp)
-    rows += quadrant_rows(index, scores)
+    rows += quadrant_rows(index, now, scores)
     rows += renewal_rows(index, subs, scores, stamp, float(settings["quadrant.risk_threshold"]))
     rows += todo_rows(index, todos, stamp)
     rows += role_rows(index, subs, roles, stamp)

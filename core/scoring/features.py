@@ -481,7 +481,9 @@ def join_text(values: pd.Series, by, sep: str) -> pd.Series:
     table = pa.table({"group": grouped.ngroup().to_numpy(), "value": pa.array(values.astype("str"))})
     lists = table.group_by("group", use_threads=False).aggregate([("value", "list")])
     joined = np.empty(grouped.ngroups, dtype=object)
-    joined[lists["group"].to_numpy()] = pc.binary_join(lists["value_list"], pa.scalar(sep, table["value"].type)).to_numpy(zero_copy_only=False)
+    joined[lists["group"].to_numpy()] = pc.binary_join(
+        lists["value_list"], pa.scalar(sep, table["value"].type)
+    ).to_numpy(zero_copy_only=False)
     return pd.Series(joined, index=grouped.size().index, dtype="str", name=values.name)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from core.frames import QUADRANTS, Portfolio, owned_as_of
+from core.frames import QUADRANTS, Portfolio
 from core.scoring.features import arr_and_renewal, positions
 
 SCORE_COLUMNS = (
@@ -61,10 +61,7 @@ def combine_scores(
     as_of: pd.Timestamp,
     settings: Mapping,
 ) -> pd.DataFrame:
-    """One row per customer with both scores, the quadrant, ARR and the renewal date: the `scores` table.
-
-    Only accounts that own a product on ``as_of`` are customers to score; a
-    churned account has no renewal to protect and nothing to expand.
+    """One row per account with both scores, the quadrant, ARR and the renewal date: the `scores` table.
 
     Returns:
         account_id, risk, expansion, quadrant, arr, renewal_date, risk_reasons,
@@ -85,8 +82,6 @@ def combine_scores(
     both["arr"] = facts["arr"].round(2).to_numpy()
     both["renewal_date"] = facts["renewal_date"].to_numpy()
     both = assign_quadrants(both, settings)
-    customers = owned_as_of(portfolio.subscriptions, pd.Timestamp(as_of))["account_id"]
-    both = both[positions(both["account_id"], customers) >= 0].reset_index(drop=True)
     extras = [c for c in both.columns if c not in SCORE_COLUMNS]
     return both[[*SCORE_COLUMNS, *extras]]
 

@@ -362,3 +362,23 @@ def test_holders_come_from_active_subscriptions(seeded_store) -> None:
     assert sorted(holders("DESK")) == ["A01", "A06"]  # A05's Support Desk churned
     frame = pd.DataFrame(read_book(seeded_store, AS_OF).to_pylist())
     assert set(frame["account_id"]) >= set(holders("CRM"))
+
+
+def test_an_account_that_churned_out_reads_churned_not_its_quadrant() -> None:
+    table = pa.table(
+        {
+            "account_id": ["LIVE", "GONE", "UNSCORED"],
+            "name": ["Live", "Gone", "Unscored"],
+            "segment": ["smb"] * 3,
+            "owner": ["Ana"] * 3,
+            "arr": [1200.0, 0.0, 0.0],
+            "products": [1, 0, 0],
+            "risk": [20.0, 30.0, None],
+            "expansion": [10.0, 5.0, None],
+            "quadrant": ["nurture", "nurture", None],
+            "renewal_date": ["2025-09-01", None, None],
+        }
+    )
+    assert decorate(table, AS_OF)["quadrant"].to_pylist() == ["nurture", "churned", None]
+    book = AccountBook(decorate(table, AS_OF))
+    assert book.apply(BookQuery(quadrant="churned"))["account_id"].to_pylist() == ["GONE"]
