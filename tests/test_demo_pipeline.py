@@ -24,6 +24,13 @@ def test_planted_growth_accounts_land_in_expand_or_fix_and_expand(demo_store, de
     assert quadrant_share(demo_store, demo_plan.growth, {"expand", "fix-and-expand"}) >= 0.8
 
 
+def test_strained_growth_accounts_fill_fix_and_expand(demo_store, demo_plan) -> None:
+    """At-risk signs plus a fast-hiring company: trouble now and room to grow."""
+    assert len(demo_plan.strained_growth) >= 5
+    assert quadrant_share(demo_store, demo_plan.strained_growth, {"rescue", "fix-and-expand"}) == 1.0
+    assert quadrant_share(demo_store, demo_plan.strained_growth, {"fix-and-expand"}) >= 0.6
+
+
 def test_healthy_accounts_land_in_nurture_or_expand(demo_store, demo_plan) -> None:
     assert quadrant_share(demo_store, demo_plan.healthy, {"nurture", "expand"}) >= 0.8
 
