@@ -76,6 +76,19 @@ class TodoRow:
         return self.status == "open"
 
 
+KIND_LABELS = {
+    "renewal-call": "renewal",
+    "usage-recovery": "usage",
+    "executive-sponsor": "exec sponsor",
+    "add-decision-maker": "new contact",
+    "seat-upsell": "seats",
+    "cross-sell": "cross-sell",
+    "bundle-offer": "bundle",
+    "qbr": "QBR",
+}
+"""Short names that fit the kind column; the title says the rest."""
+
+
 def _layout(width: int) -> tuple[int, int, int]:
     """(name, kind, due) column widths for a line ``width`` cells wide; kind 0 = hidden."""
     if width >= 90:
@@ -102,7 +115,7 @@ def render_todo_row(row: TodoRow, width: int, today: date | None = None) -> Text
     line.append(marker + " ")
     line.append(fit(clean(row.name), name_w) + " ", style="bold" if row.is_open else "")
     if kind_w:
-        line.append(fit(clean(row.kind), kind_w) + " ", style="italic")
+        line.append(fit(KIND_LABELS.get(row.kind, clean(row.kind)), kind_w) + " ", style="italic")
     line.append(fit(clean(row.title), title_w) + " ", style="strike" if closed else "")
     due = row.snoozed_until if row.status == "snoozed" and row.snoozed_until else row.due
     due_text = due[:10] if due_w >= 10 else due[5:10]
