@@ -118,10 +118,25 @@ def ensure_table(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> N
 
 
 def replace_rows(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
-    """Swap a result table's rows for ``frame``'s (inside the caller's transaction)."""
+    """Swap a result table's rows for ``frame``'s (inside the caller's transaction).
+
+    The table's indexes are dropped for the insert and built again after: one sorted build is
+    several times cheaper than updating them row by row (1.5M score components at 100k accounts).
+    """
     ensure_table(conn, table, frame)
+    indexes = [
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            [table],
+        )
+    ]
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
     conn.execute(f'DELETE FROM "{table}"')
     insert(conn, table, frame)
+    for _, sql in indexes:
+        conn.execute(sql)
 
 
 def insert(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, conflict: str = "") -> None:

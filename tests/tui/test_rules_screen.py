@@ -66,7 +66,7 @@ async def test_rules_sorted_by_lift_with_the_rule_in_words(store: Store) -> None
         table = screen.query_one(BookTable)
         assert table.value_at(0, "if_text") == "Journeys + Mail Studio"
         assert table.value_at(0, "confidence_text") == "71%"
-        assert str(screen.query_one("#rules-count").content) == "4 of 4 rules"
+        assert str(screen.query_one("#rules-count").content) == "4 of 4 rules · by lift (s)"
         assert explained(screen) == (
             "Of the 100 accounts with Journeys and Mail Studio, 71% also own Automation — 2.4x the base rate."
         )
@@ -75,6 +75,18 @@ async def test_rules_sorted_by_lift_with_the_rule_in_words(store: Store) -> None
         assert explained(screen).startswith(
             "Of the 50 accounts with Automation, 20% also own Contacts CRM and "
         )
+
+
+async def test_s_cycles_the_sort_through_confidence_support_and_accounts(store: Store) -> None:
+    app = make_app(store, as_of=AS_OF, now=lambda: NOW, recompute_job=RecordingJob())
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_rules(app, pilot)
+        for key in ("confidence", "support", "count", "lift"):
+            await pilot.press("s")
+            await pilot.pause()
+            values = screen.shown[key].astype(float).tolist()
+            assert values == sorted(values, reverse=True), key
+        assert str(screen.query_one("#rules-count").content).endswith("by lift (s)")
 
 
 async def test_tightening_filters_at_once_without_recomputing(store: Store) -> None:
@@ -86,7 +98,7 @@ async def test_tightening_filters_at_once_without_recomputing(store: Store) -> N
         assert shown(screen) == [("JRN;MAIL", "AUTO"), ("MAIL", "JRN")]
         await set_input(pilot, screen, "lift", "1.5")
         assert shown(screen) == [("JRN;MAIL", "AUTO")]
-        assert str(screen.query_one("#rules-count").content) == "1 of 4 rules"
+        assert str(screen.query_one("#rules-count").content) == "1 of 4 rules · by lift (s)"
         await set_input(pilot, screen, "lift", "abc")
         assert screen.query_one("#rules-lift", Input).has_class("-invalid")
         assert "must be a number" in str(screen.query_one("#rules-hint").content)

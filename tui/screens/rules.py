@@ -80,9 +80,14 @@ def rule_sentence(rule: dict[str, Any], names: dict[str, str], segment: str = "a
     )
 
 
-def rule_rows(rules: pd.DataFrame, names: dict[str, str]) -> tuple[pa.Table, pd.DataFrame]:
-    """The rules as the table's text columns, and the same rules in that order (best lift first)."""
-    rules = rules.sort_values(["lift", "confidence", "support"], ascending=False, kind="stable")
+SORTS = {"lift": "lift", "confidence": "confidence", "support": "support", "count": "accounts"}
+"""Sort keys the explorer cycles through, with the word the status line uses."""
+
+
+def rule_rows(rules: pd.DataFrame, names: dict[str, str], by: str = "lift") -> tuple[pa.Table, pd.DataFrame]:
+    """The rules as the table's text columns, and the same rules in that order (highest ``by`` first)."""
+    order = [by, *(key for key in ("lift", "confidence", "support") if key != by)]
+    rules = rules.sort_values(order, ascending=False, kind="stable")
     return pa.table(
         {
             "if_text": [product_list(a, names) for a in rules["antecedents"]],
@@ -155,6 +160,7 @@ class RulesScreen(Screen):
     BINDINGS = [
         Binding("g", "next_segment", "Segment"),
         Binding("t", "focus_thresholds", "Thresholds"),
+        Binding("s", "next_sort", "Sort"),
         Binding("ctrl+s", "remine", "Re-mine", priority=True),
         Binding("escape", "focus_table", "Table", show=False),
     ]
@@ -172,6 +178,8 @@ class RulesScreen(Screen):
         """The minimums the table is filtered by now."""
         self.shown = pd.DataFrame()
         """The rules in the table, in table order."""
+        self.sort = "lift"
+        """The measure the table is sorted by, highest first."""
         self.remining = False
         self._table: pa.Table | None = None
         self._width = 0
@@ -231,15 +239,22 @@ class RulesScreen(Screen):
         mask = rules["segment"].eq(self.segment)
         for name, value in self.thresholds.items():
             mask &= rules[name].astype(float) >= value - 1e-12
-        self._table, self.shown = rule_rows(rules[mask], self.data.names)
+        self._table, self.shown = rule_rows(rules[mask], self.data.names, self.sort)
         self.query_one(BookTable).show(self._table, rule_columns(self.size.width))
         total = int(rules["segment"].eq(self.segment).sum())
-        self.query_one("#rules-count", Static).update(f"{len(self.shown):,} of {total:,} rules")
+        self.query_one("#rules-count", Static).update(
+            f"{len(self.shown):,} of {total:,} rules · by {SORTS[self.sort]} (s)"
+        )
         self._explain()
         if rules.empty:
             self._hint("No rules mined yet — press r to recompute.")
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        self.refilter()
+
+    def action_next_sort(self) -> None:
+        keys = list(SORTS)
+        self.sort = keys[(keys.index(self.sort) + 1) % len(keys)]
         self.refilter()
 
     def action_next_segment(self) -> None:
