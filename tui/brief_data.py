@@ -170,6 +170,7 @@ def _products(
         "department",
         "status",
         "seats",
+        "unit",
         "mrr",
         "active_users",
         "licensed_seats",
@@ -181,6 +182,7 @@ def _products(
         return pd.DataFrame(columns=columns), labels
     held = store.query(
         "SELECT s.product_id, coalesce(p.name, s.product_id) AS name, s.status, max(p.department) AS department, "
+        "coalesce(max(p.unit), 'seat') AS unit, "
         "sum(s.quantity) AS seats, sum(s.mrr) AS mrr, min(s.end_date) AS end_date FROM subscriptions s "
         "LEFT JOIN products p ON p.product_id = s.product_id "
         "WHERE s.account_id = ? AND s.status IN ('active', 'trial') GROUP BY s.product_id, s.status",

@@ -142,14 +142,14 @@ def products_table(brief: AccountBrief, sparklines: bool = True) -> RenderableTy
     frame = brief.products
     if frame.empty:
         return Text("No active products.", style="dim")
-    columns = ["Product", "Seats", "Active", "Used", "MRR", "Renews"]
+    columns = ["Product", "Licensed", "Active", "Used", "MRR", "Renews"]
     if sparklines:
         columns.append(
             f"Active users {brief.usage_months[0]}…{brief.usage_months[-1]}"
             if brief.usage_months
             else "Usage"
         )
-    table = _table(*columns, right=("Seats", "Active", "Used", "MRR"), flex=("Product",))
+    table = _table(*columns, right=("Licensed", "Active", "Used", "MRR"), flex=("Product",))
     table.columns[0].no_wrap, table.columns[0].overflow = True, "ellipsis"  # one line per product
     for row in frame.itertuples():
         name = Text(clean(row.name), no_wrap=True, overflow="ellipsis")
@@ -159,7 +159,7 @@ def products_table(brief: AccountBrief, sparklines: bool = True) -> RenderableTy
         used = Text(format_pct(util), style="red" if not _missing(util) and util < 0.4 else "")
         cells = [
             name,
-            f"{int(row.seats):,}",
+            licensed_text(row.seats, getattr(row, "unit", "seat")),
             _count(row.active_users),
             used,
             format_money(row.mrr, brief.currency),
@@ -169,6 +169,14 @@ def products_table(brief: AccountBrief, sparklines: bool = True) -> RenderableTy
             cells.append(Text(text_sparkline(list(row.usage)), style="cyan"))
         table.add_row(*cells)
     return table
+
+
+def licensed_text(quantity: Any, unit: Any) -> str:
+    """Seats as a count; a flat fee as "flat"; usage-priced products in units."""
+    if unit == "flat":
+        return "flat"
+    count = f"{int(quantity):,}"
+    return f"{count} units" if unit == "usage" else count
 
 
 def _count(value: Any) -> str:

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from core.store import StoreError
 from tui.brief_data import load_brief
-from tui.brief_render import text_sparkline
+from tui.brief_render import licensed_text, text_sparkline
 from tui.brief_text import render_brief
 
 
@@ -23,6 +23,13 @@ def test_kpis_and_products_counted_by_hand(seeded_store) -> None:
     assert crm["utilisation"] == pytest.approx(99 / 120)
     assert len(crm["usage"]) == 12 and crm["usage"][0] == 60 and crm["usage"][-1] == 99
     assert brief.usage_months[0] == "2024-07" and brief.usage_months[-1] == "2025-06"
+    assert crm["unit"] == "seat"
+
+
+def test_licensed_column_reads_seats_units_or_flat() -> None:
+    assert licensed_text(1200, "seat") == "1,200"
+    assert licensed_text(40, "usage") == "40 units"
+    assert licensed_text(1, "flat") == "flat"
 
 
 def test_breakdowns_and_what_moved_against_the_previous_recompute(seeded_store) -> None:
