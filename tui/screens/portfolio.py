@@ -41,10 +41,10 @@ TILES = (
     ("renew90", "Renewing ≤90d"),
     ("risk", "ARR at risk"),
 )
-RENEWAL_NAMES = {
-    "renew30": ("renewal_arr_30", "renewal_arr_30d", "renewal_arr_next_30_days"),
-    "renew90": ("renewal_arr_90", "renewal_arr_90d", "renewal_arr_next_90_days"),
-    "risk": ("renewal_arr_at_risk_90", "renewal_arr_at_risk", "renewal_arr_at_risk_90d", "arr_at_risk"),
+RENEWAL_TILES = {
+    "renew30": ("renewal_arr_30d", "ARR up for renewal"),
+    "renew90": ("renewal_arr_90d", "ARR up for renewal"),
+    "risk": ("renewal_arr_at_risk_90d", "≤90d renewals, high risk"),
 }
 TILE_METRICS = {
     "accounts",
@@ -57,7 +57,7 @@ TILE_METRICS = {
     "nrr_single",
     "nrr_multi",
     "time_to_second_product_days_median",
-    *(n for names in RENEWAL_NAMES.values() for n in names),
+    *(metric for metric, _ in RENEWAL_TILES.values()),
 }
 QUADRANT_COLOURS = {"fix-and-expand": "orange", "rescue": "red", "expand": "green", "nurture": "blue"}
 SCATTER_POINTS = 2000
@@ -410,14 +410,9 @@ class PortfolioScreen(Screen):
             "2+ products vs 1",
         )
         self._tile("nrr", pair("nrr_multi", "nrr_single", format_pct), "2+ products vs 1")
-        for key, names in RENEWAL_NAMES.items():
-            found = next((get(n) for n in names if get(n) is not None), None)
-            context = {
-                "renew30": "ARR up for renewal",
-                "renew90": "ARR up for renewal",
-                "risk": "≤90d renewals, high risk",
-            }[key]
-            self._tile(key, None if found is None else format_money(found, currency), context)
+        for key, (metric, context) in RENEWAL_TILES.items():
+            value = get(metric)
+            self._tile(key, None if value is None else format_money(value, currency), context)
 
     def _draw_histogram(self, values: dict[str, float]) -> None:
         plot = self.query_one("#portfolio-histogram", PlotextPlot)
