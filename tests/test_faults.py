@@ -218,6 +218,19 @@ def test_missing_directory_is_a_message(tmp_path: Path) -> None:
     assert result.returncode == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_bad_usage_exits_2_with_a_message(tmp_path: Path) -> None:
+    """The contract: 1 is for bad input, 2 for a command called wrongly."""
+    db = tmp_path / "s.db"
+    for args, said in (
+        (("export", "bogus"), "Unknown table 'bogus'"),
+        (("todo", "snooze", "t1"), "needs --until"),
+        (("export",), "usage:"),
+    ):
+        result = run(*args, db=db)
+        assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr, args
+    assert not db.exists()  # a usage error never creates or touches the store
+
+
 def test_full_disk_during_import_changes_nothing(demo_store, bigger_folder: Path) -> None:
     from core.importer import open_portfolio
     from core.store import StoreError

@@ -23,6 +23,10 @@ class UserError(Exception):
     """A mistake the user can fix; printed without a traceback, exit 1."""
 
 
+class UsageError(UserError):
+    """The command was called wrongly (a missing option, an unknown name): exit 2, as argparse does."""
+
+
 def _add_db(parser: argparse.ArgumentParser, top: bool = False) -> None:
     parser.add_argument(
         "--db",
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(handler(args) or 0)
     except (UserError, StoreError) as error:
         err.print(f"[bold red]quadrant:[/] {error}")
-        return 1
+        return 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
         err.print("quadrant: interrupted; nothing half-written was kept.")
         return 130
@@ -142,4 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the imported module, not this __main__ copy: its error classes are the ones commands raise.
+    from tui.cli import main as imported_main
+
+    sys.exit(imported_main())

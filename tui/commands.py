@@ -11,9 +11,9 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from core.exports import export_table
+from core.exports import export_table, table_names
 from core.store import Store
-from tui.cli import UserError, as_of_for, err, open_store, out, parse_date
+from tui.cli import UsageError, UserError, as_of_for, err, open_store, out, parse_date
 
 
 def _import_folder(store: Store, folder: Path, encoding: str | None) -> dict:
@@ -112,6 +112,8 @@ def cmd_recompute(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.table not in table_names():
+        raise UsageError(f"Unknown table {args.table!r}; expected one of: {', '.join(table_names())}.")
     store = open_store(args)
     frame = export_table(store, args.table, account=args.account, owner=args.owner, segment=args.segment)
     if args.format == "json":
@@ -124,7 +126,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_todo(args: argparse.Namespace) -> int:
     if args.action == "snooze" and not args.until:
-        raise UserError("`quadrant todo snooze` needs --until YYYY-MM-DD.")
+        raise UsageError("`quadrant todo snooze` needs --until YYYY-MM-DD.")
     until = parse_date(args.until, "--until") if args.until else None
     store = open_store(args)
     after = store.change_todo(args.todo_id, args.action, until=until, note=args.note, outcome=args.outcome)
