@@ -595,3 +595,33 @@ def test_speed_at_100k_accounts() -> None:
         f"{len(magic)} magic rows, {len(flags)} ready pairs"
     )
     assert ended - started < 10
+
+
+def test_seat_saturation_counts_only_users_of_seat_licensed_products() -> None:
+    """Per product rows: 8 of 10 seats used, plus 6 users of a flat product that has no seats."""
+    months = pd.date_range("2024-01-01", periods=6, freq="MS")
+    rows = [("S1", m, 8.0, 10.0, 5, 1) for m in months] + [("S1", m, 6.0, np.nan, 5, 1) for m in months]
+    usage = pd.DataFrame(
+        rows, columns=["account_id", "period", "active_users", "licensed_seats", "logins", "key_events"]
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["S1"],
+            "name": ["S1"],
+            "segment": "smb",
+            "employees": np.nan,
+            "employees_prev": np.nan,
+        }
+    )
+    portfolio = Portfolio(
+        accounts=accounts,
+        products=products_frame(),
+        subscriptions=pd.DataFrame([subscription("S1", "CORE", "2023-01-01")]),
+    )
+    snap = signal_snapshot(portfolio, usage, pd.Timestamp("2024-06-15")).set_index("account_id")
+    assert snap.loc["S1", "seat_saturation"] == pytest.approx(0.8)
+    assert snap.loc["S1", "active_users"] == 14
+    summed = usage.groupby(["account_id", "period"], as_index=False).sum(min_count=1)  # as the store sums
+    summed["seated_users"] = 8.0
+    snap = signal_snapshot(portfolio, summed, pd.Timestamp("2024-06-15")).set_index("account_id")
+    assert snap.loc["S1", "seat_saturation"] == pytest.approx(0.8)

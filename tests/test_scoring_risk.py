@@ -162,3 +162,15 @@ def test_without_contact_data_engagement_and_buying_centre_do_not_punish() -> No
     assert r.loc["engagement_recency", "points"] == 0
     assert r.loc["engagement_recency", "reason"] == "No contact or activity data imported"
     assert r.loc["buying_centre", "points"] == 0
+
+
+def test_seat_utilisation_counts_only_users_of_seat_licensed_products() -> None:
+    """A flat-fee product's users have no seats to fill: 3 of 4 seats, not (3 + 2) of 4."""
+    portfolio = book([account("S")], [sub("S", "P1", 4, 50.0), sub("S", "P4", 1, 100.0)])
+    rows = usage_rows("S", "P1", [3] * 6, seats=4) + usage_rows("S", "P4", [2] * 6, seats=float("nan"))
+    feats = account_features(usage_features(usage(rows), AS_OF), portfolio, AS_OF)
+    _, components = risk_scores(portfolio, feats, AS_OF, SETTINGS)
+    assert (
+        parts(components, "S").loc["seat_utilisation", "reason"]
+        == "Only 75% of licensed seats active (3 of 4)"
+    )

@@ -226,3 +226,19 @@ def test_settings_refuse_values_out_of_range(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="between"):
             store.set_setting(key, value)
     assert store.set_setting("quadrant.risk_threshold", 100) == 100.0
+
+
+def test_monthly_usage_sums_seated_users_apart(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    with store.writing() as conn:
+        conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A', 'A', 'smb')")
+        for product in ("SEAT", "FLAT"):
+            conn.execute(
+                "INSERT INTO products (product_id, name, list_price) VALUES (?, ?, 1)", [product, product]
+            )
+        conn.executemany(
+            "INSERT INTO usage (account_id, product_id, period, active_users, licensed_seats) VALUES (?,?,?,?,?)",
+            [("A", "SEAT", "2025-01-01", 8, 10), ("A", "FLAT", "2025-01-01", 6, None)],
+        )
+    row = store.usage_account_monthly().iloc[0]
+    assert (row["active_users"], row["licensed_seats"], row["seated_users"]) == (14, 10, 8)

@@ -80,6 +80,7 @@ class _Panel:
     licensed_seats: np.ndarray
     logins: np.ndarray
     key_events: np.ndarray
+    seated_users: np.ndarray  # active users of products licensed by the seat: what saturation divides
     first_seen: np.ndarray  # month index of the account's first usage row (< 0 before the grid, len = never)
 
 
@@ -427,9 +428,15 @@ def _build_panel(usage: pd.DataFrame, accounts: pd.Index, start: pd.Timestamp, e
     inside = known & (month >= 0)
     cell = account[inside] * n_months + month[inside]
     size = n_accounts * n_months
+    numbers = {column: pd.to_numeric(usage[column], errors="coerce") for column in USAGE_COLUMNS[2:]}
+    numbers["seated_users"] = (
+        pd.to_numeric(usage["seated_users"], errors="coerce")
+        if "seated_users" in usage
+        else numbers["active_users"].where(numbers["licensed_seats"] > 0)
+    )
     matrices = {}
-    for column in USAGE_COLUMNS[2:]:
-        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(dtype=float)[inside]
+    for column, series in numbers.items():
+        values = series.to_numpy(dtype=float)[inside]
         has = ~np.isnan(values)
         total = np.bincount(cell[has], weights=values[has], minlength=size)
         count = np.bincount(cell[has], minlength=size)
@@ -454,7 +461,7 @@ def _signal_matrices(panel: _Panel, team_growth: np.ndarray) -> dict[str, np.nda
     month = np.arange(n_months)[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         per_user = np.where(users > 0, events / users, np.nan)
-        saturation = np.where(seats > 0, users / seats, np.nan)
+        saturation = np.where(seats > 0, panel.seated_users / seats, np.nan)
         running = np.zeros((n_accounts, n_months + 1))
         np.cumsum(np.nan_to_num(events), axis=1, out=running[:, 1:])
         window = GROWTH_MONTHS

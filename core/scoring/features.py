@@ -325,6 +325,7 @@ def _rollup_usage(features: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     seat_sum = np.nan_to_num(_per_account(seated, seats, "sum", n))
     user_sum = np.nan_to_num(_per_account(seated, features["users_latest"], "sum", n))
     out["utilisation"] = np.where(seat_sum > 0, user_sum / np.where(seat_sum > 0, seat_sum, 1), np.nan)
+    out["seated_users_latest"] = np.where(seat_sum > 0, user_sum, np.nan)  # the users behind utilisation
     out["min_utilisation"] = _per_account(codes, features["utilisation"], "min", n)
     out["dormant_months_before_recent"] = _per_account(
         codes, features["dormant_months_before_recent"], "min", n
@@ -380,7 +381,7 @@ def account_features(features: pd.DataFrame, portfolio: Portfolio, as_of: pd.Tim
         One row per account in ``portfolio.accounts``: account_id, name, segment,
         owner, created_at, employees, employees_prev, headcount_growth; usage sums
         users_recent, users_prev, events_recent, events_prev, logins_recent,
-        logins_prev, seats_latest, users_latest, utilisation, min_utilisation,
+        logins_prev, seats_latest, users_latest, seated_users_latest, utilisation, min_utilisation,
         dormant_months_before_recent, months_observed, latest_period,
         products_with_usage, sat_product_id, sat_users, sat_seats,
         sat_utilisation, decline_product_id, decline_users_prev,

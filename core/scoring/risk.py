@@ -269,7 +269,7 @@ def _seat_utilisation(f: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         lead
         + fmt_pct(used)
         + " of licensed seats active ("
-        + fmt_num(f["users_latest"].where(f["seats_latest"] > 0))
+        + fmt_num(f["seated_users_latest"])
         + " of "
         + fmt_num(f["seats_latest"])
         + ")"

@@ -31,7 +31,7 @@ def typed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         "products": ("list_price",),
         "subscriptions": ("mrr",),
         "bundles": ("price", "discount_pct"),
-        "usage_monthly": ("active_users", "licensed_seats", "logins", "key_events"),
+        "usage_monthly": ("active_users", "licensed_seats", "logins", "key_events", "seated_users"),
     }
     for column in numeric.get(table, ()):
         if column in frame:

@@ -155,7 +155,8 @@ class Store:
         """Usage summed over each account's products per month, aggregated in SQL."""
         frame = self.query(
             "SELECT account_id, period, sum(active_users) AS active_users, "
-            "sum(licensed_seats) AS licensed_seats, sum(logins) AS logins, sum(key_events) AS key_events "
+            "sum(licensed_seats) AS licensed_seats, sum(logins) AS logins, sum(key_events) AS key_events, "
+            "sum(CASE WHEN licensed_seats > 0 THEN active_users END) AS seated_users "
             "FROM usage GROUP BY account_id, period"
         )
         return frames_io.typed("usage_monthly", frame)
