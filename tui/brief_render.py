@@ -144,11 +144,7 @@ def products_table(brief: AccountBrief, sparklines: bool = True) -> RenderableTy
         return Text("No active products.", style="dim")
     columns = ["Product", "Licensed", "Active", "Used", "MRR", "Renews"]
     if sparklines:
-        columns.append(
-            f"Active users {brief.usage_months[0]}…{brief.usage_months[-1]}"
-            if brief.usage_months
-            else "Usage"
-        )
+        columns.append(f"Users, {len(brief.usage_months)} months" if brief.usage_months else "Usage")
     table = _table(*columns, right=("Licensed", "Active", "Used", "MRR"), flex=("Product",))
     table.columns[0].no_wrap, table.columns[0].overflow = True, "ellipsis"  # one line per product
     for row in frame.itertuples():

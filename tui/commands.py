@@ -139,7 +139,7 @@ def cmd_brief(args: argparse.Namespace) -> int:
     from tui.brief_text import render_brief
 
     store = open_store(args)
-    console = out if args.width is None else type(out)(width=args.width, highlight=False)
+    console = type(out)(width=args.width, highlight=False)  # wraps long lines, unlike the soft-wrapping `out`
     render_brief(store, args.account_id, as_of_for(args, store), console)
     return 0
 

@@ -88,13 +88,18 @@ def test_printed_brief_has_every_section_and_aligned_money(seeded_store) -> None
         render_brief(seeded_store, "NOPE", AS_OF, console)
 
 
-def test_brief_command_prints_the_brief(seeded_store, capsys) -> None:
+def test_brief_command_prints_the_brief(seeded_store, capsys, monkeypatch) -> None:
     from tui.cli import main
 
     code = main(["--db", str(seeded_store.path), "brief", "A02", "--as-of", "2025-06-30", "--width", "100"])
     out = capsys.readouterr()
     assert code == 0
     assert "北京云图科技有限公司" in out.out and "No decision maker on file" in out.out
+    monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal, no --width
+    narrow = main(["--db", str(seeded_store.path), "brief", "A02", "--as-of", "2025-06-30"])
+    printed = capsys.readouterr().out
+    assert narrow == 0 and "customer since" in printed  # long lines wrap at 60 columns, never cut off
+    assert max(len(line) for line in printed.splitlines()) <= 60
     assert main(["--db", str(seeded_store.path), "brief", "NOPE"]) == 1
     assert "no account 'NOPE'" in capsys.readouterr().err
 
