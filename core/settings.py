@@ -10,9 +10,8 @@ from copy import deepcopy
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
-    # Association rules and affinity
-    "rules.min_support": 0.001,  # fraction of all accounts
-    "rules.min_count": 3,  # ...and at least this many accounts
+    "rules.min_support": 0.001,
+    "rules.min_count": 3,
     "rules.min_confidence": 0.05,
     "rules.min_lift": 0.0,
     "rules.max_len": 3,
@@ -20,24 +19,23 @@ DEFAULTS: dict[str, Any] = {
     "attach.strong": 0.40,
     "attach.weak": 0.05,
     "suggestions.top_k": 5,
-    "suggestions.lift_cap": 3.0,  # lift counts up to this in a suggestion's score
-    "suggestions.early_factor": 0.8,  # score x this when the antecedent was just bought, up to 1 at the typical gap
-    "suggestions.ready_factor": 1.25,  # score x this when readiness says ready
-    "suggestions.not_ready_factor": 0.8,  # ...and x this when it says not ready
-    "roles.anchor_entry_share": 0.25,  # bought first by, and owned by, at least this share of customers
+    "suggestions.lift_cap": 3.0,
+    "suggestions.early_factor": 0.8,
+    "suggestions.ready_factor": 1.25,
+    "suggestions.not_ready_factor": 0.8,
+    "roles.anchor_entry_share": 0.25,
     "roles.strategic_max_arr_share": 0.10,
-    "roles.strategic_min_nrr_gap": 0.20,  # holders keep >= 20 points more revenue than like non-holders
-    "roles.sunset_decline": 0.25,  # new purchases or usage down by at least this share
-    "roles.sunset_churn": 0.15,  # ...and at least this share of last year's holders dropped it
-    "roles.sunset_max_attach": 0.20,  # ...and no product's owners take it at this rate or more
-    "roles.min_holders": 10,  # smaller groups never decide a role
+    "roles.strategic_min_nrr_gap": 0.20,
+    "roles.sunset_decline": 0.25,
+    "roles.sunset_churn": 0.15,
+    "roles.sunset_max_attach": 0.20,
+    "roles.min_holders": 10,
     "roles.trend_months": 6,
     "readiness.horizon_months": 6,
-    "readiness.reference_months": 2,  # past months the magic numbers learn from, horizon_months apart
-    "readiness.min_accounts": 10,  # a threshold needs this many accounts on each side...
-    "readiness.min_buyers": 3,  # ...and this many buyers past it
-    "readiness.top_signals": 3,  # magic numbers kept per product
-    # Scores and quadrants
+    "readiness.reference_months": 2,
+    "readiness.min_accounts": 10,
+    "readiness.min_buyers": 3,
+    "readiness.top_signals": 3,
     "quadrant.risk_threshold": 50.0,
     "quadrant.expansion_threshold": 50.0,
     "risk.weights": {
@@ -59,30 +57,97 @@ DEFAULTS: dict[str, Any] = {
         "sentiment": 5,
         "reactivation": 5,
     },
-    # To-dos
     "todos.daily_cap": 15,
     "todos.renewal_call_days": 90,
     "todos.control_group_pct": 0.0,
-    "todos.control_group_seed": 0,  # fixes who is in the cross-sell hold-out
-    "trust.min_positives": 10,  # churned accounts needed before the risk AUC is reported
-    # Pricing
+    "todos.control_group_seed": 0,
+    "trust.min_positives": 10,
     "pricing.policy_discount_pct": 20.0,
     "pricing.platform_discount_pct": 30.0,
-    "pricing.credit_rates": {},  # product_id -> monthly credits per unit; empty = no credit option
-    "pricing.credit_price": 1.0,  # currency per credit
-    "pricing.intro_discount_pct": 50.0,  # off added products for the first 90 days
+    "pricing.credit_rates": {},
+    "pricing.credit_price": 1.0,
+    "pricing.intro_discount_pct": 50.0,
     "pricing.annual_bundle_discount_pct": 20.0,
     "pricing.currency": "USD",
-    "pricing.top_suggestions": 3,  # suggestions up to this rank join the priced plan
-    "pricing.seats_per_employee": 0.1,  # seat estimate for an account with no per-seat product
-    "pricing.inertia_discount_pct": 10.0,  # bundle discounts below this rarely overcome buying inertia
-    "pricing.band_low_pct": 15.0,  # the usual bundle discount band...
-    "pricing.band_high_pct": 30.0,  # ...above which discounts erode pricing power
-    # General
-    "as_of": None,  # ISO date that freezes "today" for analyses; None = the real date
-    "ui.theme": "textual-dark",  # the app's colour theme, remembered between runs
-    "ui.todo_owner": None,  # the to-do screen's "my book" owner; None = every owner
+    "pricing.top_suggestions": 3,
+    "pricing.seats_per_employee": 0.1,
+    "pricing.inertia_discount_pct": 10.0,
+    "pricing.band_low_pct": 15.0,
+    "pricing.band_high_pct": 30.0,
+    "as_of": None,
+    "ui.theme": "textual-dark",
+    "ui.todo_owner": None,
 }
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Association rules and affinity": ("rules.", "attach.", "suggestions.", "roles.", "readiness."),
+    "Scores and quadrants": ("quadrant.", "risk.", "expansion."),
+    "To-dos and trust": ("todos.", "trust."),
+    "Pricing": ("pricing.",),
+    "General": ("as_of", "ui."),
+}
+"""Each setting's section, by key prefix, in the order the settings screen lists them."""
+
+DESCRIPTIONS: dict[str, str] = {
+    "rules.min_support": "a rule's itemset must be owned by at least this fraction of all accounts",
+    "rules.min_count": "...and by at least this many accounts, so a small book still gets rules",
+    "rules.min_confidence": "rules whose consequent follows less often than this are dropped",
+    "rules.min_lift": "rules below this lift are dropped (1 = no better than the base rate)",
+    "rules.max_len": "most products in one rule, antecedent and consequent together",
+    "rules.segment_min_accounts": "a segment gets rules of its own from this many accounts",
+    "attach.strong": "an attach rate at or above this is a strong pair",
+    "attach.weak": "an attach rate at or below this is a weak pair",
+    "suggestions.top_k": "products suggested per account",
+    "suggestions.lift_cap": "lift counts up to this in a suggestion's score",
+    "suggestions.early_factor": "score x this when the antecedent was just bought, up to 1 at the typical gap",
+    "suggestions.ready_factor": "score x this when readiness says ready",
+    "suggestions.not_ready_factor": "...and x this when it says not ready",
+    "roles.anchor_entry_share": "an anchor is bought first by, and owned by, at least this share of customers",
+    "roles.strategic_max_arr_share": "a strategic product brings at most this share of ARR on its own",
+    "roles.strategic_min_nrr_gap": "...and its holders keep this many more points of revenue than like non-holders",
+    "roles.sunset_decline": "a sunset candidate's new purchases or usage fell by at least this share",
+    "roles.sunset_churn": "...and at least this share of last year's holders dropped it",
+    "roles.sunset_max_attach": "...and no product's owners take it at this rate or more",
+    "roles.min_holders": "smaller groups of holders never decide a role",
+    "roles.trend_months": "months compared for adoption trends",
+    "readiness.horizon_months": "a purchase within this many months counts as following a signal",
+    "readiness.reference_months": "past months the magic numbers learn from, horizon_months apart",
+    "readiness.min_accounts": "a threshold needs this many accounts on each side...",
+    "readiness.min_buyers": "...and this many buyers past it",
+    "readiness.top_signals": "magic numbers kept per product",
+    "quadrant.risk_threshold": "risk at or above this (0-100) is high",
+    "quadrant.expansion_threshold": "expansion at or above this (0-100) is high",
+    "risk.weights": "points each risk component can add; scaled to sum to 100",
+    "expansion.weights": "points each expansion component can add; scaled to sum to 100",
+    "todos.daily_cap": "to-dos per owner above the line each day; the rest wait below it",
+    "todos.renewal_call_days": "a renewal call is due this many days before the renewal date",
+    "todos.control_group_pct": "percent of accounts held out of cross-sell to-dos, to measure uplift",
+    "todos.control_group_seed": "fixes who is in the cross-sell hold-out",
+    "trust.min_positives": "churned accounts needed before the risk AUC is reported",
+    "pricing.policy_discount_pct": "the generic bundle policy: percent off the a-la-carte sum",
+    "pricing.platform_discount_pct": "the platform price: percent off every product's list price",
+    "pricing.credit_rates": "product_id -> monthly credits per unit; empty = no credit option",
+    "pricing.credit_price": "currency per credit",
+    "pricing.intro_discount_pct": "percent off added products for their first 90 days",
+    "pricing.annual_bundle_discount_pct": "percent off a bundle paid annually, in the first-year figure",
+    "pricing.currency": "currency of every amount (ISO code)",
+    "pricing.top_suggestions": "suggestions up to this rank join the priced plan",
+    "pricing.seats_per_employee": "seat estimate for an account with no per-seat product",
+    "pricing.inertia_discount_pct": "bundle discounts below this rarely overcome buying inertia",
+    "pricing.band_low_pct": "the usual bundle discount band starts here...",
+    "pricing.band_high_pct": "...and ends here; deeper discounts erode pricing power",
+    "as_of": "ISO date that freezes today for the analyses; empty = the real date",
+    "ui.theme": "the app's colour theme, remembered between runs",
+    "ui.todo_owner": "the to-do screen's owner (my book); empty = every owner",
+}
+"""What each setting does, in one line, for the settings screen and `quadrant settings`."""
+
+
+def section_of(key: str) -> str:
+    """The settings screen's section for ``key``."""
+    return next(
+        (name for name, prefixes in SECTIONS.items() if any(key.startswith(p) for p in prefixes)), "General"
+    )
 
 
 def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -175,8 +175,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_settings(args: argparse.Namespace) -> int:
     store = open_store(args)
     if args.key is None:
+        from core.settings import DESCRIPTIONS
+
         for key, value in store.settings().items():
-            out.print(f"{key:<36} {json.dumps(value)}")
+            out.print(f"{key:<36} {json.dumps(value):<16} [dim]{DESCRIPTIONS.get(key, '')}[/]")
         return 0
     if args.reset:
         store.reset_setting(args.key)

@@ -76,7 +76,10 @@ async def test_every_setting_is_listed_with_value_and_default(store: Store) -> N
         assert cell(screen, "todos.daily_cap", "value") == "10 ●"
         assert cell(screen, "todos.daily_cap", "default") == "15"
         assert cell(screen, "risk.weights\x1fusage_trend", "value") == "25"
-        assert cell(screen, "rules.min_support", "help") == "fraction of all accounts"
+        assert (
+            cell(screen, "rules.min_support", "help")
+            == "a rule's itemset must be owned by at least this fraction of all accounts"
+        )
         store.set_setting("rules.min_support", 0.002)  # as the rules screen does
         await pilot.press("1", "5")
         await pilot.pause()
@@ -160,6 +163,7 @@ async def test_reset_to_default(store: Store) -> None:
 def test_rows_cover_every_default_and_values_round_trip() -> None:
     rows = setting_rows()
     assert {row.key for row in rows} == set(DEFAULTS)
+    assert all(row.help for row in rows), "every setting says what it does"
     assert sum(1 for row in rows if row.key == "risk.weights") == len(DEFAULTS["risk.weights"])
     settings = dict(DEFAULTS)
     for row in rows:

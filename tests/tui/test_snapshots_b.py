@@ -74,9 +74,5 @@ def test_settings_screen(snap_compare, app, monkeypatch) -> None:
     from tui.screens import settings as screen
 
     monkeypatch.setattr(screen, "DEFAULTS", {key: DEFAULTS[key] for key in FROZEN_KEYS})
-    sections, notes = screen.setting_notes()
-    monkeypatch.setattr(
-        screen, "setting_notes", lambda: (sections, {k: notes.get(k, "") for k in FROZEN_KEYS})
-    )
     app.store.set_setting("todos.daily_cap", 12)
     assert snap_compare(app, terminal_size=(120, 40), run_before=keys("5", "down"))

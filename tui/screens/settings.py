@@ -7,10 +7,8 @@ negative, infinite and non-number values before they reach it.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,8 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from core import settings as settings_module
-from core.settings import DEFAULTS
+from core.settings import DEFAULTS, DESCRIPTIONS, section_of
 from tui.messages import RecomputeFailed, RecomputeFinished
 from tui.widgets.app_header import AppHeader
 from tui.widgets.user_text import clean
@@ -66,36 +63,14 @@ class SettingRow:
         return value
 
 
-def setting_notes() -> tuple[dict[str, str], dict[str, str]]:
-    """(section of each key, comment of each key) read from the comments in core/settings.py's DEFAULTS."""
-    sections: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    try:
-        source = inspect.getsource(settings_module)
-    except (OSError, TypeError):
-        return sections, notes
-    section = ""
-    start = source.index("DEFAULTS")
-    block = source[start : source.index("\n}", start)]
-    for line in block.splitlines():
-        if match := re.match(r"^    # (.+)$", line):
-            section = match.group(1).strip()
-        elif match := re.match(r'^    "([^"]+)":.*?(?:#\s*(.+))?$', line):
-            sections[match.group(1)] = section
-            if match.group(2):
-                notes[match.group(1)] = match.group(2).strip()
-    return sections, notes
-
-
 def setting_rows() -> list[SettingRow]:
     """Every key of DEFAULTS in order; non-empty dict settings as one row per entry."""
-    sections, notes = setting_notes()
     rows: list[SettingRow] = []
     for key, default in DEFAULTS.items():
-        section, note = sections.get(key, ""), notes.get(key, "")
+        section, note = section_of(key), DESCRIPTIONS.get(key, "")
         if isinstance(default, dict) and default:
             for sub in default:
-                rows.append(SettingRow(key, sub, section, note or f"weight of {sub.replace('_', ' ')}"))
+                rows.append(SettingRow(key, sub, section, f"weight of {sub.replace('_', ' ')}"))
         else:
             rows.append(SettingRow(key, "", section, note))
     return rows
@@ -211,8 +186,8 @@ class SettingsScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column("Setting", key="setting", width=36)
-        table.add_column("Value", key="value", width=16)
-        table.add_column("Default", key="default", width=14)
+        table.add_column("Value", key="value", width=12)
+        table.add_column("Default", key="default", width=12)
         table.add_column("What it does", key="help")
         settings = self.app.store.settings()
         for row in self.rows:
