@@ -69,7 +69,7 @@ class BriefScreen(Screen):
                 yield Static(message, id="brief-loading", markup=False)
             else:
                 yield from self._sections(self.brief)
-        yield Footer()
+        yield Footer(compact=True)
 
     def _sections(self, brief: AccountBrief) -> ComposeResult:
         yield Static(title(brief), id="brief-title")

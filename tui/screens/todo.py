@@ -173,7 +173,7 @@ class TodoScreen(Screen):
                 todo_list.border_title = QUADRANT_LABELS[quadrant]
                 yield todo_list
         yield TodoDetail(id="todo-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(TodoDetail).can_focus = False
