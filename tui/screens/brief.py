@@ -38,6 +38,8 @@ TONES = {"bold red": "bad", "bold yellow": "warn", "bold green": "good"}
 class BriefScreen(Screen):
     """Loads the brief in a thread worker and lays it out in two columns (one on a narrow terminal)."""
 
+    HELP_NAME = "account brief"
+
     CSS_PATH = "brief.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),

@@ -63,7 +63,9 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, target: Screen) -> None:
         super().__init__()
         self.rows = binding_rows(target)
-        self.target_name = type(target).__name__.removesuffix("Screen") or "this"
+        self.target_name = getattr(
+            target, "HELP_NAME", type(target).__name__.removesuffix("Screen") or "this"
+        )
 
     def compose(self) -> ComposeResult:
         table = Table(title=f"Keys on the {self.target_name} screen", expand=True, show_lines=False)

@@ -129,6 +129,8 @@ def quadrant_title(quadrant: str, rows: list[TodoRow], currency: str, width: int
 class TodoScreen(Screen):
     """Four quadrant lists, a filter line and the detail of the highlighted to-do."""
 
+    HELP_NAME = "to-do"
+
     CSS_PATH = "todo.tcss"
     BINDINGS = [
         Binding("d", "done", "Done"),

@@ -31,6 +31,8 @@ class CapDivider:
 class TodoList(ScrollView, can_focus=True):
     """Rows sorted by the caller; rows with ``below_line`` go under a dimmed "daily cap" divider."""
 
+    HELP_NAME = "to-do list"
+
     DEFAULT_CSS = """
     TodoList { overflow-x: hidden; overflow-y: auto; scrollbar-size-vertical: 1; }
     TodoList > .todo-list--cursor { background: $surface-lighten-2; }
