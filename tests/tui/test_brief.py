@@ -154,3 +154,8 @@ async def test_narrow_terminal_stacks_the_sections(seeded_store) -> None:
         await settle(app, pilot)
         rows = app.screen.query(".brief-row")
         assert len(rows) == 6 and all(row.has_class("-narrow") for row in rows)
+        # The sparkline header stays on one line, so each sparkline sits on its product's row.
+        table = app.screen.query_one("#brief-products-table")
+        first_spark = app.screen.query(".spark").first()
+        assert app.screen.query_one(".spark-head").region.height == 1
+        assert first_spark.region.y == table.region.y + 1  # the table's header row, then the first product

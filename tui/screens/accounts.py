@@ -59,7 +59,7 @@ class AccountsScreen(Screen):
             yield Static("", id="accounts-count")
         yield Static("Loading the accounts…", id="accounts-status")
         yield BookTable(self._columns_for(120), id="accounts-table")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(BookTable).focus()

@@ -71,7 +71,7 @@ class BriefScreen(Screen):
                 yield Static(message, id="brief-loading", markup=False)
             else:
                 yield from self._sections(self.brief)
-        yield Footer(compact=True)
+        yield Footer()
 
     def _sections(self, brief: AccountBrief) -> ComposeResult:
         yield Static(title(brief), id="brief-title")
@@ -85,7 +85,9 @@ class BriefScreen(Screen):
                 yield Static(products_table(brief, sparklines=False), id="brief-products-table")
                 if not brief.products.empty:
                     with Vertical(id="brief-sparklines"):
-                        yield Static(Text("Active users, 12 months", style="bold dim"), classes="spark-head")
+                        # One line at any width, or every sparkline would sit a row below its product.
+                        head = Text("Users, 12 months", style="bold dim", no_wrap=True, overflow="ellipsis")
+                        yield Static(head, classes="spark-head")
                         for usage in brief.products["usage"]:
                             yield Sparkline(list(usage), classes="spark")
         sections = dict(SECTIONS)

@@ -29,4 +29,4 @@ class MissingScreen(Screen):
             id="missing",
             markup=False,
         )
-        yield Footer(compact=True)
+        yield Footer()

@@ -311,7 +311,7 @@ class PortfolioScreen(Screen):
                 yield Static("", id="portfolio-roles", classes="portfolio-box")
             yield Static("", id="portfolio-trust")
             yield Static("", id="portfolio-more")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#portfolio-attach-box").border_title = "Attach rates (all accounts)"

@@ -200,7 +200,7 @@ class RulesScreen(Screen):
         yield Static("", id="rules-hint", markup=False)
         yield BookTable(rule_columns(120), id="rules-table")
         yield Static("", id="rules-explain", markup=False)
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#rules-table", BookTable).focus()

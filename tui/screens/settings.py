@@ -181,7 +181,7 @@ class SettingsScreen(Screen):
                 yield Label("", id="settings-edit-label", markup=False)
                 yield Input("", id="settings-input")
             yield Static("", id="settings-error", markup=False)
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

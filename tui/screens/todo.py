@@ -138,9 +138,9 @@ class TodoScreen(Screen):
         Binding("x", "dismiss_todo", "Dismiss"),
         Binding("n", "note", "Note"),
         Binding("u", "undo", "Undo"),
-        Binding("o", "next_owner", "Next owner"),
-        Binding("O", "pick_owner", "Pick owner", key_display="O"),
-        Binding("h", "toggle_hidden", "Show done"),
+        Binding("o", "next_owner", "Next owner", show=False),
+        Binding("O", "pick_owner", "Pick owner", key_display="O", show=False),
+        Binding("h", "toggle_hidden", "Show closed"),
         Binding("left", "move(-1, 0)", "Left quadrant", show=False),
         Binding("right", "move(1, 0)", "Right quadrant", show=False),
     ]
@@ -175,7 +175,7 @@ class TodoScreen(Screen):
                 todo_list.border_title = QUADRANT_LABELS[quadrant]
                 yield todo_list
         yield TodoDetail(id="todo-detail")
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(TodoDetail).can_focus = False
