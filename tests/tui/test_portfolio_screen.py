@@ -18,6 +18,7 @@ from tui.screens.portfolio import (
     histogram_counts,
     integer_ticks,
     metric_cohorts,
+    metric_text,
     metric_values,
     trust_panel,
 )
@@ -150,6 +151,16 @@ def test_metric_helpers_against_hand_counts() -> None:
         "time_to_second_product_days_median": 30.0,
     }
     assert metric_cohorts(cohorts) == [("2019", 20.0, 0), ("2021", 40.0, 0)]
+
+
+def test_more_figures_carry_their_units() -> None:
+    assert metric_text("logo_churn_rate_single", 0.2692, "USD") == "26.9%"
+    assert metric_text("nrr", 1.206, "USD") == "120.6%"
+    assert metric_text("second_product_share", 0.628, "USD") == "62.8%"
+    assert metric_text("quadrant_arr_rescue", 1825366.2, "EUR") == "€1,825,366"
+    assert metric_text("time_to_second_product_days_median_2021", 70.0, "USD") == "70 days"
+    assert metric_text("retention_accounts_single", 52.0, "USD") == "52"
+    assert metric_text("products_per_customer_mean_2025Q1", 3.4942, "USD") == "3.49"
 
 
 def test_trust_panel_is_plain_about_what_was_not_measured() -> None:

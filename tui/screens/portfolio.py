@@ -81,6 +81,18 @@ class PortfolioData:
     thresholds: tuple[float, float] = (50.0, 50.0)
 
 
+def metric_text(name: str, value: float, currency: str) -> str:
+    """A portfolio metric with its unit: rates and shares in %, NRR in %, ARR in money, days, counts."""
+    words = set(name.split("_"))
+    if words & {"rate", "share"} or name.startswith("nrr"):
+        return format_pct(value, 1)
+    if "arr" in words:
+        return format_money(value, currency)
+    if "days" in words:
+        return f"{value:,.0f} days"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
 def load_portfolio(store: Any) -> PortfolioData:
     """Read the portfolio, attach, scores (with segment), owner, role and trust tables."""
     settings = store.settings()
@@ -494,9 +506,9 @@ class PortfolioScreen(Screen):
         )
         table.add_column("metric")
         table.add_column("value", justify="right")
+        currency = self.data.currency if self.data is not None else "USD"
         for name, value in sorted(extra.items()):
-            shown = f"{value:.3f}" if abs(value) < 10 and value != int(value) else f"{value:,.0f}"
-            table.add_row(user_text(name.replace("_", " ")), shown)
+            table.add_row(user_text(name.replace("_", " ")), metric_text(name, value, currency))
         more.display = True
         more.update(table)
 
