@@ -168,6 +168,11 @@ def add_accounts(store: Store) -> None:
             [(a[0], a[1], a[2], a[3]) for a in ACCOUNTS],
         )
         conn.executemany("INSERT INTO products (product_id, name, list_price) VALUES (?,?,10)", PRODUCTS)
+        conn.executemany(  # every account a customer: one active subscription carrying its ARR
+            "INSERT INTO subscriptions (account_id, product_id, start_date, quantity, mrr, status) "
+            "VALUES (?, 'CRM', '2024-01-01', 1, ?, 'active')",
+            [(a[0], a[5] / 12) for a in ACCOUNTS],
+        )
         conn.executemany(
             "INSERT INTO scores (account_id, risk, expansion, quadrant, arr, renewal_date) VALUES (?,?,?,?,?,?)",
             [(a[0], a[6], a[7], a[4], a[5], "2025-09-30") for a in ACCOUNTS],

@@ -81,9 +81,23 @@ async def test_tiles_charts_and_tables_for_all_accounts(store: Store) -> None:
         assert "120 accounts that bought, of 760 evaluated" in trust
         assert "Risk score (our weights): 0.74 (fair" in trust
         assert "800 accounts, 41 of which churned" in trust
-        assert "Risk → x expansion ↑ (8 accounts;" in screen.query_one("#portfolio-scatter").render().plain
+        assert (
+            "Risk (→) against expansion (↑), 8 customers;"
+            in screen.query_one("#portfolio-scatter").render().plain
+        )
         histogram = screen.query_one("#portfolio-histogram").render().plain
         assert "Customers by number of products" in histogram and "products held" in histogram
+
+
+async def test_scatter_leaves_out_accounts_that_churned_out(store: Store) -> None:
+    with store.writing() as conn:
+        conn.execute(
+            "UPDATE subscriptions SET status = 'churned', churned_at = '2025-05-01' WHERE account_id = 'A08'"
+        )
+    app = make_app(store, as_of=AS_OF, now=lambda: NOW, recompute_job=stub_recompute)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_portfolio(app, pilot)
+        assert "7 customers;" in screen.query_one("#portfolio-scatter").render().plain
 
 
 async def test_segment_switch_redraws_the_segment_figures(store: Store) -> None:
@@ -97,7 +111,10 @@ async def test_segment_switch_redraws_the_segment_figures(store: Store) -> None:
         assert "$420,000" in tile(screen, "arr")
         assert "120% vs" in tile(screen, "nrr")
         assert tile(screen, "ppc").startswith("—") and "not computed" in tile(screen, "ppc")
-        assert "Risk → x expansion ↑ (2 accounts;" in screen.query_one("#portfolio-scatter").render().plain
+        assert (
+            "Risk (→) against expansion (↑), 2 customers;"
+            in screen.query_one("#portfolio-scatter").render().plain
+        )
         await pilot.press("g", "g")
         await pilot.pause()
         assert screen.segment == "smb"

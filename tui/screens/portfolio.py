@@ -98,9 +98,10 @@ def load_portfolio(store: Any) -> PortfolioData:
     settings = store.settings()
     scores = pd.DataFrame(columns=["risk", "expansion", "quadrant", "segment"])
     if store.has_table("scores"):
-        scores = store.query(
+        scores = store.query(  # customers only: a churned account keeps a score but is in no quadrant
             "SELECT s.risk, s.expansion, s.quadrant, a.segment FROM scores s "
-            "LEFT JOIN accounts a ON a.account_id = s.account_id"
+            "LEFT JOIN accounts a ON a.account_id = s.account_id WHERE EXISTS ("
+            "SELECT 1 FROM subscriptions x WHERE x.account_id = s.account_id AND x.status = 'active')"
         )
     second = pd.DataFrame(columns=["first_date", "days", "segment"])
     if store.has_table("time_to_second"):
@@ -468,12 +469,11 @@ class PortfolioScreen(Screen):
             plt.title(f"Risk x expansion: {NOT_COMPUTED}")
             plot.refresh()
             return
-        if len(scores) > SCATTER_POINTS:
+        total = len(scores)
+        if total > SCATTER_POINTS:
             scores = scores.sample(SCATTER_POINTS, random_state=0)
-        sampled = " sampled" if len(scores) == SCATTER_POINTS else ""
-        plt.title(
-            f"Risk → x expansion ↑ ({len(scores):,} accounts{sampled}; lines at the quadrant thresholds)"
-        )
+        shown = f"{len(scores):,} of {total:,} customers" if len(scores) < total else f"{total:,} customers"
+        plt.title(f"Risk (→) against expansion (↑), {shown}; lines at the quadrant thresholds")
         for quadrant in QUADRANTS:
             part = scores[scores["quadrant"] == quadrant]
             if len(part):
