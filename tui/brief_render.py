@@ -104,13 +104,17 @@ def kpi_values(brief: AccountBrief) -> list[tuple[str, str, str, str]]:
             else "",
             "bold green" if (k.get("expansion") or 0) >= 50 else "bold",
         ),
-        (
-            "Quadrant",
-            str(quadrant) if quadrant else MISSING,
-            "" if quadrant else "not computed yet",
-            QUADRANT_STYLES.get(str(quadrant), "bold"),
-        ),
+        quadrant_kpi(quadrant, k["products"]),
     ]
+
+
+def quadrant_kpi(quadrant: Any, products: int) -> tuple[str, str, str, str]:
+    """An account that owns nothing has churned: its old score places it in no quadrant."""
+    if not products:
+        return ("Quadrant", "churned", "no active product", "bold")
+    if not quadrant:
+        return ("Quadrant", MISSING, "not computed yet", "bold")
+    return ("Quadrant", str(quadrant), "", QUADRANT_STYLES.get(str(quadrant), "bold"))
 
 
 def kpi_table(brief: AccountBrief) -> Table:

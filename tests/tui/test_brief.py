@@ -8,7 +8,7 @@ from rich.console import Console
 
 from core.store import StoreError
 from tui.brief_data import load_brief
-from tui.brief_render import licensed_text, text_sparkline
+from tui.brief_render import licensed_text, quadrant_kpi, text_sparkline
 from tui.brief_text import render_brief
 
 
@@ -159,3 +159,9 @@ async def test_narrow_terminal_stacks_the_sections(seeded_store) -> None:
         first_spark = app.screen.query(".spark").first()
         assert app.screen.query_one(".spark-head").region.height == 1
         assert first_spark.region.y == table.region.y + 1  # the table's header row, then the first product
+
+
+def test_an_account_without_products_reads_churned_not_its_old_quadrant() -> None:
+    assert quadrant_kpi("nurture", 0)[1:3] == ("churned", "no active product")
+    assert quadrant_kpi("rescue", 2)[1] == "rescue"
+    assert quadrant_kpi(None, 2)[2] == "not computed yet"
