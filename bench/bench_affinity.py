@@ -159,7 +159,7 @@ def run(n: int, repeat: int, with_memory: bool) -> None:
     pipeline = (book, rules_all, rules_seg, attach, roles, seq, AS_OF, settings)
 
     figures: list[tuple[str, Callable[[], object]]] = [
-        ("rules (apriori low_memory, chosen)", lambda: rules_from_onehot(onehot, settings)),
+        ("rules (as chosen: apriori or hmine)", lambda: rules_from_onehot(onehot, settings)),
         ("  itemsets: apriori low_memory", lambda: apriori(onehot, threshold, max_len=3, low_memory=True)),
         ("  itemsets: hmine", lambda: hmine(onehot, threshold, max_len=3)),
         ("  itemsets: fpgrowth", lambda: fpgrowth(onehot, threshold, max_len=3)),
@@ -192,7 +192,7 @@ def run(n: int, repeat: int, with_memory: bool) -> None:
             f"{cpu[name] / baseline_cpu:7.0f} {memory}"
         )
 
-    core = ("rules (apriori low_memory, chosen)", "attach matrix", "suggestions (all accounts)")
+    core = ("rules (as chosen: apriori or hmine)", "attach matrix", "suggestions (all accounts)")
     total, total_cpu = sum(seconds[k] for k in core), sum(cpu[k] for k in core)
 
     def together() -> None:

@@ -299,3 +299,20 @@ def test_frequent_itemsets_counts_match_numpy() -> None:
         if onehot[list(combo)].all(axis=1).sum() >= 10
     )
     assert len(found) == expected
+
+
+@pytest.mark.parametrize("threshold", [1, 7, 40])
+def test_apriori_and_hmine_find_the_same_itemsets_with_the_same_counts(threshold: int) -> None:
+    """Large books switch to hmine (faster there): the answer must not change with the algorithm."""
+    from core.affinity.rules import _itemset_counts
+
+    rng = np.random.default_rng(threshold)
+    values = rng.random((3_000, 9)) < rng.uniform(0.01, 0.4, 9)
+    values[:, 1] |= values[:, 0] & (rng.random(3_000) < 0.5)  # a planted pair
+    results = {}
+    for algorithm in ("apriori", "hmine"):
+        items, counts = _itemset_counts(values, threshold, 3, algorithm)
+        results[algorithm] = {tuple(row[row >= 0]): int(c) for row, c in zip(items, counts, strict=True)}
+    assert results["apriori"] == results["hmine"] and len(results["apriori"]) > 9
+    for itemset, count in results["hmine"].items():  # and both equal a direct count
+        assert count == int(values[:, list(itemset)].all(axis=1).sum()) >= threshold
