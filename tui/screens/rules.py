@@ -243,7 +243,7 @@ class RulesScreen(Screen):
         self.query_one(BookTable).show(self._table, rule_columns(self.size.width))
         total = int(rules["segment"].eq(self.segment).sum())
         self.query_one("#rules-count", Static).update(
-            f"{len(self.shown):,} of {total:,} rules · by {SORTS[self.sort]} (s)"
+            f"{len(self.shown):,} of {total:,} rules · by {SORTS[self.sort]}"
         )
         self._explain()
         if rules.empty:
