@@ -159,7 +159,7 @@ def products_table(brief: AccountBrief, sparklines: bool = True) -> RenderableTy
         used = Text(format_pct(util), style="red" if not _missing(util) and util < 0.4 else "")
         cells = [
             name,
-            licensed_text(row.seats, getattr(row, "unit", "seat")),
+            licensed_text(row.seats, row.unit),
             _count(row.active_users),
             used,
             format_money(row.mrr, brief.currency),

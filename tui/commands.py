@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from core.exports import export_table, table_names
+from core.settings import DESCRIPTIONS
 from core.store import Store
 from tui.cli import UsageError, UserError, as_of_for, err, open_store, out, parse_date
 
@@ -175,8 +176,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_settings(args: argparse.Namespace) -> int:
     store = open_store(args)
     if args.key is None:
-        from core.settings import DESCRIPTIONS
-
         for key, value in store.settings().items():
             out.print(f"{key:<36} {json.dumps(value):<16} [dim]{DESCRIPTIONS.get(key, '')}[/]")
         return 0
