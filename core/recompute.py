@@ -16,6 +16,7 @@ import pandas as pd
 from core.store import Store
 
 Progress = Callable[[str, int, int], None]
+TRUST_MONTHS = 6  # how far back the trust step rebuilds the scores to compare them with what happened
 
 
 class RecomputeFailed(Exception):
@@ -97,11 +98,15 @@ def compute_all(
 
     settings = store.settings()
     stamp = pd.Timestamp(as_of)
-    book = steps.run("load", store.portfolio)
-    monthly = store.usage_account_monthly()
-    product_monthly = store.usage_product_monthly()
-    features = steps.run("usage features", store.usage_features, as_of)
+    cutoff = stamp - pd.DateOffset(months=TRUST_MONTHS)
+    book, cube = steps.run("load", store.portfolio_and_usage)
+    monthly, product_monthly, features, past_features = steps.run(
+        "usage features", _usage_aggregates, cube, stamp, cutoff
+    )
+    del cube  # the largest frame of the run: gone before the analyses build theirs
     account_feats = scoring.account_features(features, book, stamp)
+    past_account_feats = scoring.account_features(past_features, book, cutoff)
+    del features, past_features  # per product; only the account roll-ups are read from here on
 
     rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
     rules_seg = affinity.segment_rules(book, settings, stamp)
@@ -121,6 +126,7 @@ def compute_all(
     )
     magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
     flags = ready.readiness_flags(book, monthly, magic, stamp)
+    del monthly
     suggestions = steps.run(
         "suggestions",
         affinity.suggest,
@@ -146,7 +152,7 @@ def compute_all(
     )
 
     prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
-    trust = steps.run("trust", _trust_metrics, store, book, stamp, settings)
+    trust = steps.run("trust", _trust_metrics, book, past_account_feats, stamp, cutoff, settings)
 
     rules = pd.concat([rules_all, rules_seg], ignore_index=True)
     results = {
@@ -184,6 +190,18 @@ def compute_all(
     return results, todos, manager_figures
 
 
+def _usage_aggregates(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, ...]:
+    """Monthly usage per account and per product, and the usage features now and at the trust cutoff."""
+    from core import scoring, usage
+
+    return (
+        usage.account_monthly(cube),
+        usage.product_monthly(cube),
+        scoring.usage_features(cube, as_of),
+        scoring.usage_features(cube, cutoff),
+    )
+
+
 def _metric_rows(prefix: str, figures: dict) -> list[dict]:
     """Scalar figures as model_metrics rows; frames and other detail stay out of the table."""
     rows = []
@@ -201,14 +219,17 @@ def _backtest_figures(book, as_of: pd.Timestamp, months: int, settings: dict) ->
     return affinity.backtest(book, as_of, months, settings)
 
 
-def _trust_metrics(store: Store, book, as_of: pd.Timestamp, settings: dict) -> pd.DataFrame:
-    """How far to trust the scores: risk AUC on past churn beside a fitted model's, and the 6-month backtest."""
+def _trust_metrics(
+    book, past_features: pd.DataFrame, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: dict
+) -> pd.DataFrame:
+    """How far to trust the scores: risk AUC on past churn beside a fitted model's, and the backtest.
+
+    ``past_features`` are the account features as of ``cutoff``, TRUST_MONTHS before ``as_of``.
+    """
     from core import scoring
 
-    cutoff = as_of - pd.DateOffset(months=6)
-    past_features = scoring.account_features(store.usage_features(cutoff.date()), book, cutoff)
     rows = _metric_rows("risk", scoring.risk_auc(book, past_features, cutoff, as_of, settings))
-    rows += _metric_rows("backtest", _backtest_figures(book, as_of, 6, settings))
+    rows += _metric_rows("backtest", _backtest_figures(book, as_of, TRUST_MONTHS, settings))
     return pd.DataFrame(rows, columns=["name", "value", "detail"])
 
 
@@ -233,7 +254,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             merged = scoring.reconcile(existing, generated, stamp)
             return scoring.apply_daily_cap(merged, accounts, settings)
 
-        known = set(store.todos()["todo_id"])
+        known = set(store.query("SELECT todo_id FROM todos")["todo_id"])
         report.rows = steps.run("save", store.write_results, results, todos, reconcile, manager_figures)
         report.new_todos = int((~todos["todo_id"].isin(known)).sum()) if len(todos) else 0
     except Exception as error:

@@ -15,16 +15,9 @@ import pyarrow.compute as pc
 
 from core.frames import Portfolio, owned_as_of
 from core.money import CURRENCY_SYMBOLS
+from core.usage import UsageCube
+from core.usage import usage_features as features_of_cube
 
-USAGE_COLUMNS = (
-    "account_id",
-    "product_id",
-    "period",
-    "active_users",
-    "licensed_seats",
-    "logins",
-    "key_events",
-)
 FEATURE_COLUMNS = (
     "account_id",
     "product_id",
@@ -42,22 +35,9 @@ FEATURE_COLUMNS = (
     "latest_period",
 )
 FLOAT_FEATURES = FEATURE_COLUMNS[2:11]
-WINDOW_MONTHS = 3
-DORMANT_CAP = 6
-LOOKBACK_MONTHS = WINDOW_MONTHS + DORMANT_CAP  # older months change no feature, so they are never read
 SENTIMENT_DAYS = 90
 NPS_DAYS = 365
 MEETING_KINDS = ("call", "meeting", "qbr", "email")
-
-
-def month_index(stamp: pd.Timestamp) -> int:
-    """Months since year 0, so that month arithmetic is integer arithmetic."""
-    return stamp.year * 12 + stamp.month - 1
-
-
-def month_label(index: int) -> str:
-    """'YYYY-MM' for a month index: compares correctly against 'YYYY-MM' and 'YYYY-MM-01' periods."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def typed_features(frame: pd.DataFrame) -> pd.DataFrame:
@@ -73,79 +53,15 @@ def typed_features(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["account_id", "product_id"], ignore_index=True)
 
 
-def usage_features(usage_monthly: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Recent-versus-previous usage per account and product, from monthly rows in memory.
+def usage_features(usage: pd.DataFrame | UsageCube, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Recent-versus-previous usage per account and product (see ``core.usage.usage_features``).
 
-    The recent window is the three complete months before ``as_of``'s month, the
-    previous window the three before that. Means and sums skip missing values
-    and are NaN when a window holds none. The dormant count walks back from the
-    month before the recent window through months without logins (0 or no
-    row), counting only months since the product's first month on record, at
-    most six. Only the nine months before ``as_of``'s month are read: the
-    latest month and ``months_observed`` (months with a row) refer to them.
-    ``core.store.features_sql`` computes the same frame in SQL for large books.
-
-    Returns:
-        One row per (account, product) with usage in the nine months before
-        ``as_of``'s month:
-        account_id, product_id, users_recent, users_prev, events_recent,
-        events_prev, logins_recent, logins_prev, seats_latest, users_latest,
-        utilisation, dormant_months_before_recent, months_observed, latest_period.
+    ``usage`` is the store's ``UsageCube`` or monthly rows in memory (account_id,
+    product_id, period and the four metrics). ``core.store.features_sql`` computes
+    the same frame in SQL; a test checks that the two agree.
     """
-    missing = [c for c in USAGE_COLUMNS if c not in usage_monthly.columns]
-    if missing:
-        raise ValueError(f"usage_monthly lacks column(s) {', '.join(missing)}")
-    now = month_index(pd.Timestamp(as_of))
-    usage = usage_monthly.loc[:, list(USAGE_COLUMNS)].copy()
-    usage["period"] = pd.to_datetime(usage["period"])
-    month = (usage["period"].dt.year * 12 + usage["period"].dt.month - 1).to_numpy()
-    read = (month < now) & (month >= now - LOOKBACK_MONTHS)
-    usage = usage[read]
-    month = month[read]
-    if usage.empty:
-        return typed_features(pd.DataFrame(columns=list(FEATURE_COLUMNS)))
-    age = now - month
-    recent, prev = age <= WINDOW_MONTHS, (age > WINDOW_MONTHS) & (age <= 2 * WINDOW_MONTHS)
-    metrics = usage[["active_users", "logins", "key_events"]].astype("float64")
-    keys = [usage["account_id"].to_numpy(), usage["product_id"].to_numpy()]
-    masked = pd.DataFrame(
-        {
-            "users_recent": metrics["active_users"].where(recent),
-            "users_prev": metrics["active_users"].where(prev),
-            "events_recent": metrics["key_events"].where(recent),
-            "events_prev": metrics["key_events"].where(prev),
-            "logins_recent": metrics["logins"].where(recent),
-            "logins_prev": metrics["logins"].where(prev),
-            "month": month,
-            "active_month": np.where((age > WINDOW_MONTHS) & (metrics["logins"] > 0), month, np.nan),
-        }
-    )
-    grouped = masked.groupby(keys, sort=True)
-    out = grouped[["users_recent", "users_prev"]].mean()
-    sums = grouped[["events_recent", "events_prev", "logins_recent", "logins_prev"]].sum(min_count=1)
-    out = out.join(sums)
-    out["months_observed"] = grouped.size()
-    first = grouped["month"].min()
-    start = np.maximum(grouped["active_month"].max() + 1, first).fillna(first)
-    out["dormant_months_before_recent"] = np.clip(now - WINDOW_MONTHS - start, 0, DORMANT_CAP)
-    out.index.names = ["account_id", "product_id"]
-    out = out.reset_index()
-
-    latest = usage.assign(_m=month).sort_values(["account_id", "product_id", "_m"])
-    latest = latest.drop_duplicates(["account_id", "product_id"], keep="last")
-    seats = latest["licensed_seats"].astype("float64")
-    users = latest["active_users"].astype("float64")
-    latest = pd.DataFrame(
-        {
-            "account_id": latest["account_id"],
-            "product_id": latest["product_id"],
-            "seats_latest": seats,
-            "users_latest": users,
-            "utilisation": (users / seats).where(seats > 0),
-            "latest_period": latest["period"],
-        }
-    )
-    return typed_features(out.merge(latest, on=["account_id", "product_id"], how="left"))
+    cube = usage if isinstance(usage, UsageCube) else UsageCube.from_frame(usage)
+    return typed_features(features_of_cube(cube, pd.Timestamp(as_of)))
 
 
 def positions(keys, values) -> np.ndarray:

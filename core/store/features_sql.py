@@ -12,14 +12,8 @@ from datetime import date
 
 import pandas as pd
 
-from core.scoring.features import (
-    DORMANT_CAP,
-    LOOKBACK_MONTHS,
-    WINDOW_MONTHS,
-    month_index,
-    month_label,
-    typed_features,
-)
+from core.scoring.features import typed_features
+from core.usage import DORMANT_CAP, LOOKBACK_MONTHS, WINDOW_MONTHS, month_index, month_label
 
 _MONTH = "(CAST(substr({0}, 1, 4) AS INTEGER) * 12 + CAST(substr({0}, 6, 2) AS INTEGER) - 1)"
 

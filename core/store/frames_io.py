@@ -6,18 +6,60 @@ every table round-trips the same way (dates as ISO text, missing as NULL).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.frames import COLUMNS, DATE_COLUMNS
 
 
 def read_frame(conn: sqlite3.Connection, sql: str, params: Sequence = ()) -> pd.DataFrame:
     return pd.read_sql_query(sql, conn, params=list(params))
+
+
+ONE_BATCH = str(10**9)  # ADBC infers each column's type from its first batch: one batch sees every row
+_ARROW_TYPES = {"INTEGER": pa.int64(), "REAL": pa.float64(), "TEXT": pa.string()}
+
+
+def read_arrow(
+    path: Path, sql: str, params: Sequence = (), declared: dict[str, str] | None = None
+) -> pa.Table:
+    """A query's rows as Arrow columns, converted in C by the ADBC SQLite driver.
+
+    Only for a process with no sqlite3 connection to ``path``: the driver's own
+    copy of SQLite would drop that connection's locks (see ``core.store.bulk_read``).
+    A column whose first batch is all NULL would make the driver guess a type
+    that a later value contradicts, so on that error the query runs again as one
+    batch. A column that holds no value at all gets its ``declared`` SQL type
+    instead of the driver's guess. Read-only, committed data only.
+    """
+    import adbc_driver_sqlite.dbapi as adbc
+
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+
+    def fetch(options: dict[str, str]) -> pa.Table:
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.adbc_statement.set_options(**options)
+            cursor.execute(sql, list(params) or None)
+            return cursor.fetch_arrow_table()
+
+    try:
+        table = fetch({})
+    except (adbc.Error, OSError):  # a type mismatch surfaces from the Arrow reader as OSError
+        table = fetch({"adbc.sqlite.query.batch_rows": ONE_BATCH})
+    for name, sql_type in (declared or {}).items():
+        wanted = _ARROW_TYPES.get(sql_type.upper())
+        index = table.schema.get_field_index(name)
+        if wanted is not None and index >= 0 and table.column(index).null_count == table.num_rows:
+            table = table.set_column(index, name, pa.nulls(table.num_rows, wanted))
+    return table
 
 
 def typed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,6 +130,33 @@ def _column_values(series: pd.Series) -> list:
     return series.to_numpy(dtype=object, na_value=None).tolist()
 
 
+def arrow_table(frame: pd.DataFrame) -> pa.Table | None:
+    """``frame`` as Arrow columns holding the values ``records`` would write, or None.
+
+    None when a column mixes kinds of value (text and numbers) that Arrow cannot hold in one column.
+    """
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        try:
+            if pd.api.types.is_datetime64_any_dtype(series):
+                array = pc.strftime(pa.array(series, from_pandas=True), "%Y-%m-%d")
+            elif series.dtype != object and (
+                pd.api.types.is_float_dtype(series)
+                or pd.api.types.is_integer_dtype(series)
+                or pd.api.types.is_string_dtype(series)
+            ):
+                array = pa.array(series, from_pandas=True)
+            else:
+                array = pa.array(_column_values(series), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        if pa.types.is_large_string(array.type):
+            array = array.cast(pa.string())
+        columns[str(name)] = array
+    return pa.table(columns)
+
+
 def records(frame: pd.DataFrame) -> Iterable[tuple]:
     """Rows of ``frame`` as tuples of SQLite-ready values."""
     return zip(*(_column_values(frame[name]) for name in frame.columns))
@@ -102,7 +171,7 @@ def sqlite_type(series: pd.Series) -> str:
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
+    return [row[1] for row in conn.execute(f'PRAGMA main.table_info("{table}")')]
 
 
 def ensure_table(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
@@ -110,31 +179,46 @@ def ensure_table(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> N
     existing = table_columns(conn, table)
     if not existing:
         spec = ", ".join(f'"{c}" {sqlite_type(frame[c])}' for c in frame.columns)
-        conn.execute(f'CREATE TABLE "{table}" ({spec})')
+        conn.execute(f'CREATE TABLE main."{table}" ({spec})')
         return
     for column in frame.columns:
         if column not in existing:
-            conn.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sqlite_type(frame[column])}')
+            conn.execute(f'ALTER TABLE main."{table}" ADD COLUMN "{column}" {sqlite_type(frame[column])}')
 
 
-def replace_rows(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
+def replace_rows(
+    conn: sqlite3.Connection, table: str, frame: pd.DataFrame, staged: str | None = None
+) -> None:
     """Swap a result table's rows for ``frame``'s (inside the caller's transaction).
 
-    The table's indexes are dropped for the insert and built again after: one sorted build is
-    several times cheaper than updating them row by row (1.5M score components at 100k accounts).
+    ``staged`` names an attached database already holding ``frame`` as a table of the
+    same name (see ``core.store.staging``): then one INSERT ... SELECT copies it in C.
+    The table's indexes are rebuilt after the insert (1.5M score components at 100k accounts).
     """
     ensure_table(conn, table, frame)
-    indexes = [
-        (name, sql)
-        for name, sql in conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-            [table],
-        )
-    ]
+    with indexes_rebuilt(conn, table):
+        conn.execute(f'DELETE FROM main."{table}"')
+        if staged is None:
+            insert(conn, table, frame)
+        elif len(frame):
+            names = ", ".join(f'"{c}"' for c in frame.columns)
+            conn.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM "{staged}"."{table}"')
+
+
+@contextlib.contextmanager
+def indexes_rebuilt(conn: sqlite3.Connection, table: str) -> Iterator[None]:
+    """Drop ``table``'s own indexes for a bulk write and build them again after it.
+
+    One sorted build is several times cheaper than updating an index row by row.
+    Primary keys stay: they are part of the table.
+    """
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        [table],
+    ).fetchall()
     for name, _ in indexes:
-        conn.execute(f'DROP INDEX "{name}"')
-    conn.execute(f'DELETE FROM "{table}"')
-    insert(conn, table, frame)
+        conn.execute(f'DROP INDEX main."{name}"')
+    yield
     for _, sql in indexes:
         conn.execute(sql)
 
@@ -145,16 +229,40 @@ def insert(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, conflict: 
         return
     names = ", ".join(f'"{c}"' for c in frame.columns)
     marks = ", ".join("?" for _ in frame.columns)
-    conn.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks}) {conflict}', records(frame))
+    conn.executemany(f'INSERT INTO main."{table}" ({names}) VALUES ({marks}) {conflict}', records(frame))
+
+
+def _upsert_clause(columns: Sequence[str], keys: Sequence[str], updates: Sequence[str] | None = None) -> str:
+    updates = [c for c in columns if c not in keys] if updates is None else updates
+    key_list = ", ".join(f'"{k}"' for k in keys)
+    if updates:
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
+        return f"ON CONFLICT ({key_list}) DO UPDATE SET {sets}"
+    return f"ON CONFLICT ({key_list}) DO NOTHING"
 
 
 def upsert(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, keys: Sequence[str]) -> None:
     """Insert or update by key: the import's idempotent write."""
-    updates = [c for c in frame.columns if c not in keys]
-    key_list = ", ".join(f'"{k}"' for k in keys)
-    if updates:
-        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
-        clause = f"ON CONFLICT ({key_list}) DO UPDATE SET {sets}"
-    else:
-        clause = f"ON CONFLICT ({key_list}) DO NOTHING"
-    insert(conn, table, frame, clause)
+    insert(conn, table, frame, _upsert_clause(list(frame.columns), keys))
+
+
+def upsert_from(
+    conn: sqlite3.Connection,
+    table: str,
+    source: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    updates: Sequence[str] | None = None,
+) -> None:
+    """``upsert`` of every row of the table ``source`` (same column names), copied by SQLite itself.
+
+    A row whose key exists updates ``updates`` (default: every column but the keys).
+
+    Rows are applied in the source's order, so a key given twice keeps its last row, as ``upsert`` does.
+    """
+    names = ", ".join(f'"{c}"' for c in columns)
+    clause = _upsert_clause(columns, keys, updates)
+    with indexes_rebuilt(conn, table):
+        conn.execute(
+            f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM {source} ORDER BY rowid {clause}'
+        )

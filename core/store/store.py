@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from platformdirs import user_data_dir
 
 from core.frames import COLUMNS, Portfolio
@@ -25,6 +26,7 @@ from core.settings import resolve, validate
 from core.store import frames_io
 from core.store.connection import check_file, check_identity, connect, migrate, write_lock
 from core.store.errors import StoreError, translate
+from core.usage import METRICS, UsageCube
 
 IMPORT_KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("account_id",),
@@ -37,6 +39,11 @@ IMPORT_KEYS: dict[str, tuple[str, ...]] = {
     "usage": ("account_id", "product_id", "period"),
     "usage_extra": ("account_id", "product_id", "period", "metric"),
 }
+_MONTH = "CAST(substr(period, 1, 4) AS INTEGER) * 12 + CAST(substr(period, 6, 2) AS INTEGER) - 1"
+USAGE_CUBE_SQL = f"SELECT account_id, product_id, {_MONTH} AS month, {', '.join(METRICS)} FROM usage"
+BULK_FROM_ACCOUNTS = 5_000
+DERIVE_TODO_COLUMNS = ("todo_id", "account_id", "kind", "status", "due", "snoozed_until", "active")
+_TODO_STAGE = "merged_todos"  # the scratch table of a recompute's to-do rows
 DATA_TABLES = ("accounts", "products", "subscriptions", "contacts", "activities", "nps", "bundles")
 
 
@@ -50,6 +57,23 @@ def default_path() -> Path:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _references_trusted(conn: sqlite3.Connection) -> Iterator[None]:
+    """No foreign-key lookups for an import's copy: the importer already refused every row that
+    names an account or product missing from the folder's own accounts.csv and products.csv
+    (both required). Halves the copy of 5M usage rows; tests check the result with
+    ``PRAGMA foreign_key_check``."""
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+_BULK_SQL = {table: f"SELECT {', '.join(COLUMNS[table])} FROM {table}" for table in DATA_TABLES}
+_BULK_SQL["usage"] = USAGE_CUBE_SQL
 
 
 class Store:
@@ -133,13 +157,56 @@ class Store:
 
     # -- reading the portfolio ---------------------------------------------------------------------------
 
-    def portfolio(self) -> Portfolio:
+    def _bulk(self, tables: tuple[str, ...], helpers: bool | None) -> dict[str, pa.Table] | None:
+        """The big reads as Arrow tables from helper processes (see ``core.store.bulk_read``).
+
+        None when the book is small (under BULK_FROM_ACCOUNTS accounts: starting a helper costs
+        more than it saves) or the helpers failed: the caller then reads through sqlite3.
+        """
+        from core.store import bulk_read
+
+        if helpers is None:
+            helpers = (self.scalar("SELECT count(*) FROM accounts") or 0) >= BULK_FROM_ACCOUNTS
+        if not helpers:
+            return None
+        queries = {}
+        for name in tables:
+            declared = {row[1]: row[2] for row in self.conn.execute(f'PRAGMA main.table_info("{name}")')}
+            queries[name] = (_BULK_SQL[name], declared)
+        try:
+            return bulk_read.read_tables(self.path, queries)
+        except bulk_read.BulkReadFailed:
+            return None
+
+    def portfolio(self, helpers: bool | None = None) -> Portfolio:
         """Every imported table but raw usage, typed as core/frames.py describes."""
+        return self.portfolio_and_usage(helpers, usage=False)[0]
+
+    def usage_cube(self, helpers: bool | None = None) -> UsageCube:
+        """Every usage row as coded columns, the input of every usage aggregate."""
+        tables = self._bulk(("usage",), helpers) or {}
+        return self._cube(tables.get("usage"))
+
+    def portfolio_and_usage(
+        self, helpers: bool | None = None, usage: bool = True
+    ) -> tuple[Portfolio, UsageCube | None]:
+        """The portfolio and, when ``usage``, the usage cube; on a big book read side by side in helpers.
+
+        ``helpers`` forces the helper processes on or off; None decides by the book's size.
+        """
+        names = (*DATA_TABLES, "usage") if usage else DATA_TABLES
+        tables = self._bulk(names, helpers) or {}
         frames = {}
         for table in DATA_TABLES:
-            columns = ", ".join(COLUMNS[table])
-            frames[table] = frames_io.typed(table, self.query(f"SELECT {columns} FROM {table}"))
-        return Portfolio(**frames)
+            rows = tables[table].to_pandas() if table in tables else self.query(_BULK_SQL[table])
+            frames[table] = frames_io.typed(table, rows)
+        return Portfolio(**frames), (self._cube(tables.get("usage")) if usage else None)
+
+    def _cube(self, table: pa.Table | None) -> UsageCube:
+        """The cube from a helper's Arrow table, or read through sqlite3 when there is none."""
+        if table is None:
+            table = pa.Table.from_pandas(self.query(USAGE_CUBE_SQL), preserve_index=False)
+        return UsageCube.from_arrow(table)
 
     def usage_monthly(self, account_id: str | None = None) -> pd.DataFrame:
         """Raw monthly usage, for one account (the brief) or all (small books and tests only)."""
@@ -192,17 +259,40 @@ class Store:
     def import_portfolio(self, reader: Any, progress: Callable[[int, int], None] | None = None) -> dict:
         """Write a validated portfolio in one transaction; any error leaves the store as it was.
 
-        ``reader`` is a ``core.importer.PortfolioReader``. Returns rows written per table.
+        ``reader`` is a ``core.importer.PortfolioReader``. Every valid row first goes to a scratch
+        database beside the store (see ``core.store.staging``); only when the whole folder
+        passed does one transaction copy them in, so the store is locked for the copy alone.
+        Returns rows written per table.
         """
+        import adbc_driver_sqlite.dbapi as adbc
+
+        from core.store import staging
+
         written: dict[str, int] = {}
-        with self.writing() as conn:
-            for table, frame in reader.batches():
-                if not reader.errors and len(frame):
-                    frames_io.upsert(conn, table, frame, IMPORT_KEYS[table])
-                    written[table] = written.get(table, 0) + len(frame)
-                if progress is not None:
-                    progress(*reader.progress())
-            reader.raise_if_failed()
+        try:
+            with staging.scratch(self.path) as scratch:
+                for table, frame in reader.batches():
+                    if not reader.errors and len(frame):
+                        scratch.append(table, frame)
+                        written[table] = written.get(table, 0) + len(frame)
+                    if progress is not None:
+                        progress(*reader.progress())
+                reader.raise_if_failed()
+                with (
+                    staging.attached(self.conn, scratch) as schema,
+                    _references_trusted(self.conn),
+                    self.writing() as conn,
+                ):
+                    for table, columns in scratch.columns.items():
+                        source = f'"{schema}"."{table}"'
+                        frames_io.upsert_from(conn, table, source, columns, IMPORT_KEYS[table])
+        except sqlite3.Error as error:  # attaching the working copy
+            raise translate(error, str(self.path)) from None
+        except (OSError, adbc.Error) as error:
+            raise StoreError(
+                f"Could not write the import's working copy beside {self.path} ({error}); "
+                "check the free space there. Nothing was changed."
+            ) from None
         return written
 
     # -- settings, playbooks, role overrides, saved views ---------------------------------------------
@@ -333,16 +423,25 @@ class Store:
     ) -> dict[str, int]:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
-        The stored to-dos are read *inside* the write lock and passed to
-        ``reconcile(existing, generated)``, so a user's change made while the
-        analysis ran is never overwritten. ``derive(todos)`` then computes the
-        tables that count the merged to-dos (the manager's figures), in the
-        same transaction.
+        The to-dos are reconciled with the stored ones before the write lock, and
+        the big tables written to a scratch file (see ``core.store.staging``), so
+        the store is locked only for the copy. Should the to-dos change in between
+        (``todo_state.version`` tells), the reconcile runs again under the lock:
+        a user's change made while the analysis ran is never overwritten.
+        ``derive(todos)`` then computes the tables that count the merged to-dos
+        (the manager's figures) in the same transaction; it gets the columns
+        ``DERIVE_TODO_COLUMNS``.
         """
-        from core.store import todo_state
+        from core.store import staging, todo_state
 
         changed: dict[str, int] = {}
-        with self.writing() as conn:
+        merging = todos is not None and reconcile is not None
+        big = dict(results)
+        if merging:
+            version = todo_state.version(self.conn)
+            plan = todo_state.plan_merge(self.conn, todos, reconcile)
+            big[_TODO_STAGE] = plan.rows
+        with staging.staged(self.conn, self.path, big) as staged, self.writing() as conn:
             if "score_components" in results:
                 conn.execute("DELETE FROM score_components_prev")
                 prev_cols = frames_io.table_columns(conn, "score_components_prev")
@@ -351,12 +450,16 @@ class Store:
                     f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components"
                 )
             for table, frame in results.items():
-                frames_io.replace_rows(conn, table, frame)
+                frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
                 changed[table] = len(frame)
-            if todos is not None and reconcile is not None:
-                changed["todos"] = todo_state.merge_generated(conn, todos, reconcile)
+            if merging:
+                source = staging.SCHEMA if _TODO_STAGE in staged else None
+                if todo_state.version(conn) != version:
+                    plan, source = todo_state.plan_merge(conn, todos, reconcile), None
+                changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
             if derive is not None:
-                for table, frame in derive(frames_io.read_frame(conn, "SELECT * FROM todos")).items():
+                merged = frames_io.read_frame(conn, f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
+                for table, frame in derive(merged).items():
                     frames_io.replace_rows(conn, table, frame)
                     changed[table] = len(frame)
         return changed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -159,30 +160,63 @@ def undo(conn: sqlite3.Connection, todo_id: str, source: str) -> dict:
     raise StoreError(f"Nothing to undo for to-do {todo_id}.")
 
 
-def merge_generated(
+def version(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Changes whenever a to-do's state can have changed: every such change logs an event.
+
+    The count covers to-dos another recompute added. (SQLite's own ``PRAGMA data_version``
+    did not move for commits from other processes in the concurrency test, so it is not used.)
+    """
+    row = conn.execute(
+        "SELECT (SELECT coalesce(max(event_id), 0) FROM todo_events), (SELECT count(*) FROM todos)"
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+@dataclass
+class MergePlan:
+    """What a recompute writes to the to-dos: every merged row's generated fields, and the state moves."""
+
+    rows: pd.DataFrame
+    moved: pd.DataFrame
+
+
+def plan_merge(
     conn: sqlite3.Connection,
     generated: pd.DataFrame,
     reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
-) -> int:
-    """Upsert a recompute's to-dos: generated fields always, state only where reconcile moved it.
-
-    Notes and outcomes are never written here. Returns the number of to-dos written.
-    """
+) -> MergePlan:
+    """Read the stored to-dos and reconcile the generated ones with them (writes nothing)."""
     existing = frames_io.read_frame(conn, "SELECT * FROM todos")
     merged = reconcile(existing, generated)
-    if merged.empty:
-        return 0
     now = _now()
-    merged = merged.copy()
-    merged["generated_at"] = now
-    columns = ["todo_id", *[c for c in GENERATED if c in merged.columns]]
-    rows = merged[columns].copy()
+    columns = ["todo_id", *[c for c in GENERATED if c in merged.columns or c == "generated_at"]]
+    rows = merged.assign(generated_at=now).reindex(columns=columns)
     rows["created_at"] = now
     rows["updated_at"] = now
-    update = ", ".join(f'"{c}" = excluded."{c}"' for c in columns[1:] + ["updated_at"])
-    frames_io.insert(conn, "todos", rows, f"ON CONFLICT (todo_id) DO UPDATE SET {update}")
-    moved = _state_moves(existing, merged)
-    for record in moved.to_dict("records"):
+    return MergePlan(rows, _state_moves(existing, merged))
+
+
+def apply_merge(
+    conn: sqlite3.Connection, plan: MergePlan, staged: str | None = None, staged_table: str = "todos"
+) -> int:
+    """Upsert a planned merge: generated fields always, state only where the reconcile moved it.
+
+    Notes and outcomes are never written here. ``staged`` names an attached database
+    holding ``plan.rows`` as ``staged_table``. Returns the number of to-dos written.
+    """
+    rows = plan.rows
+    if rows.empty:
+        return 0
+    columns = list(rows.columns)
+    updates = [c for c in columns if c not in ("todo_id", "created_at")]
+    if staged is None:
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
+        frames_io.insert(conn, "todos", rows, f"ON CONFLICT (todo_id) DO UPDATE SET {sets}")
+    else:
+        source = f'"{staged}"."{staged_table}"'
+        frames_io.upsert_from(conn, "todos", source, columns, ["todo_id"], updates)
+    now = rows["generated_at"].iloc[0]
+    for record in plan.moved.to_dict("records"):
         before = _row(conn, record["todo_id"])
         after = {
             **before,
@@ -196,6 +230,15 @@ def merge_generated(
         )
         _log(conn, record["todo_id"], "auto-" + str(record["status"]), before, after, "recompute")
     return len(rows)
+
+
+def merge_generated(
+    conn: sqlite3.Connection,
+    generated: pd.DataFrame,
+    reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+) -> int:
+    """Plan and apply a merge in the caller's transaction; returns the number of to-dos written."""
+    return apply_merge(conn, plan_merge(conn, generated, reconcile))
 
 
 def _state_moves(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:

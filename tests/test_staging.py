@@ -1,0 +1,168 @@
+"""Big writes through a scratch file and big reads through ADBC: same rows as the plain path, nothing left behind."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.scoring import reconcile
+from core.store import Store, frames_io, staging, todo_state
+
+
+def add_todo(store: Store, todo_id: str) -> None:
+    with store.writing() as conn:
+        conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A1', 'Acme', 'smb')")
+        conn.execute(
+            "INSERT INTO todos (todo_id, account_id, kind, created_at, updated_at) "
+            "VALUES (?, 'A1', 'qbr', '2026-01-01', '2026-01-01')",
+            [todo_id],
+        )
+
+
+def big_frame(rows: int = staging.MIN_ROWS + 5) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=rows)
+    points[::7] = np.nan
+    texts = np.array(
+        ['it\'s "quoted"; DROP TABLE todos; --', "ünïcödé 株式会社 🚀", "", "plain"], dtype=object
+    )
+    return pd.DataFrame(
+        {
+            "account_id": pd.array([f"A{i:06d}" for i in range(rows)], dtype="str"),
+            "points": points,
+            "rank": np.arange(rows),
+            "reason": texts[np.arange(rows) % 4],
+            "flag": np.arange(rows) % 2 == 0,
+            "at": pd.to_datetime("2026-01-01") + pd.to_timedelta(np.arange(rows) % 300, unit="D"),
+        }
+    )
+
+
+def stored(store: Store, table: str) -> list[tuple]:
+    return store.conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".stage-" in p.name]
+
+
+def test_staged_write_equals_the_plain_write(tmp_path: Path) -> None:
+    frame = big_frame()
+    staged, plain = Store(tmp_path / "staged.db"), Store(tmp_path / "plain.db")
+    staged.write_results({"scratch_test": frame})
+    with plain.writing() as conn:
+        frames_io.replace_rows(conn, "scratch_test", frame)  # executemany
+    assert stored(staged, "scratch_test") == stored(plain, "scratch_test")
+    row = stored(staged, "scratch_test")[7]
+    assert row[1] is None and row[5] == "2026-01-08" and row[4] == 0  # NaN as NULL, dates as ISO text
+    assert leftovers(tmp_path) == []
+
+
+def test_a_folder_that_cannot_hold_the_scratch_file_falls_back_to_the_plain_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "q.db")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", refuse)
+    store.write_results({"scratch_test": big_frame()})
+    assert store.scalar("SELECT count(*) FROM scratch_test") == staging.MIN_ROWS + 5
+
+
+def generated_todo(todo_id: str = "t1") -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "todo_id": todo_id,
+                "account_id": "A1",
+                "kind": "qbr",
+                "product_id": "",
+                "title": "QBR",
+                "active": True,
+                "evidence_at": None,
+            }
+        ]
+    )
+
+
+def test_a_change_committed_while_the_merge_was_planned_is_kept(tmp_path: Path, monkeypatch) -> None:
+    """A snooze that expired would reopen the to-do; the user snoozes it again meanwhile: the new snooze wins."""
+    path = tmp_path / "q.db"
+    store = Store(path)
+    add_todo(store, "t1")
+    store.change_todo("t1", "snooze", until="2026-01-01")
+    as_of = pd.Timestamp("2026-11-01")
+    planned = todo_state.plan_merge
+
+    def plan_then_user_acts(conn, generated, merge):
+        plan = planned(conn, generated, merge)
+        if not getattr(plan_then_user_acts, "acted", False):
+            plan_then_user_acts.acted = True
+            other = Store(path)  # another connection: the app's screen
+            other.change_todo("t1", "snooze", until="2027-03-01")
+            other.close()
+        return plan
+
+    monkeypatch.setattr(todo_state, "plan_merge", plan_then_user_acts)
+    store.write_results({}, generated_todo(), lambda old, new: reconcile(old, new, as_of))
+    row = store.todos().iloc[0]
+    assert (row.status, row.snoozed_until) == ("snoozed", "2027-03-01")
+
+
+def test_without_a_concurrent_change_the_planned_merge_applies(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    add_todo(store, "t1")
+    store.change_todo("t1", "snooze", until="2026-01-01")
+    as_of = pd.Timestamp("2026-11-01")
+    store.write_results({}, generated_todo(), lambda old, new: reconcile(old, new, as_of))
+    assert store.todos().iloc[0].status == "open"  # the snooze expired
+    assert store.todo_events("t1")["action"].tolist()[-1] == "auto-open"
+
+
+def test_import_leaves_consistent_references_and_no_scratch(demo_store: Store) -> None:
+    assert demo_store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert demo_store.scalar("PRAGMA foreign_keys") == 1  # switched back on after the copy
+    assert leftovers(demo_store.path.parent) == []
+
+
+def test_read_arrow_survives_a_first_batch_of_nulls(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (a INTEGER, b TEXT, c TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, NULL)", [(None, None)] * 3000 + [(1, "x"), (2.5, "y")])
+    conn.commit()
+    conn.close()  # the driver's own SQLite must never share this process with an open sqlite3 handle
+    table = frames_io.read_arrow(path, "SELECT * FROM t", declared={"c": "TEXT"})
+    assert table.column("b").to_pylist()[-2:] == ["x", "y"]
+    assert table.column("a").to_pylist()[-2:] == [1.0, 2.5]
+    assert str(table.column("c").type) == "string"  # all NULL: the declared type, not the driver's guess
+
+
+def test_helper_processes_read_what_sqlite3_reads(demo_store: Store) -> None:
+    helped, usage = demo_store.portfolio_and_usage(helpers=True)
+    plain, plain_usage = demo_store.portfolio_and_usage(helpers=False)
+    for table in ("accounts", "products", "subscriptions", "contacts", "activities", "nps", "bundles"):
+        pd.testing.assert_frame_equal(getattr(helped, table), getattr(plain, table))
+    assert (usage.account_ids == plain_usage.account_ids).all() and len(usage) == len(plain_usage)
+    for name, values in usage.metrics.items():
+        np.testing.assert_array_equal(values, plain_usage.metrics[name])
+    assert leftovers(demo_store.path.parent) == []
+
+
+def test_a_failed_helper_falls_back_to_sqlite3(demo_store: Store, monkeypatch) -> None:
+    from core.store import bulk_read
+
+    def fail(*args, **kwargs):
+        raise bulk_read.BulkReadFailed("no processes here")
+
+    monkeypatch.setattr(bulk_read, "read_tables", fail)
+    assert len(demo_store.portfolio(helpers=True).accounts) == demo_store.scalar(
+        "SELECT count(*) FROM accounts"
+    )
