@@ -7,23 +7,21 @@ the same process: POSIX locks belong to the process, so when one copy closes
 its descriptor the other copy's locks are silently gone, and a writer in
 another process can then change pages under a reader (SQLite's "How To Corrupt
 An SQLite Database File", 2.2.1). Tried in-process, the two-process test saw
-"database disk image is malformed". So the driver runs in spawned processes of
-its own; each writes its result as an Arrow IPC file in a folder beside the
-store, which this process reads back. Two helpers run side by side on two
-cores while this process waits.
+"database disk image is malformed". So the driver runs in helper processes
+(``python -m core.store.bulk_read``); each writes its results as Arrow IPC
+files in a folder beside the store, which this process reads back. The
+helpers run side by side on two cores while this process waits.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pyarrow as pa
-
-HELPERS = 2
 
 Query = tuple[str, dict[str, str] | None]  # SQL, and the declared types of the table it reads
 
@@ -32,21 +30,36 @@ class BulkReadFailed(Exception):
     """The helper processes could not read; the caller reads in-process instead."""
 
 
-def read_tables(store_path: Path, queries: dict[str, Query]) -> dict[str, pa.Table]:
-    """Run each named query in a helper process; its rows as an Arrow table by name."""
+def read_tables(store_path: Path, helpers: list[dict[str, Query]]) -> dict[str, pa.Table]:
+    """Run each helper's named queries in a process of its own; every query's rows by name."""
+    helpers = [queries for queries in helpers if queries]
     try:
         with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.read-", dir=store_path.parent) as folder:
-            context = multiprocessing.get_context("spawn")  # a fresh process: no sqlite3 handle of ours
-            with ProcessPoolExecutor(min(HELPERS, len(queries)), mp_context=context) as pool:
-                outputs = {name: str(Path(folder) / f"{index}.arrow") for index, name in enumerate(queries)}
-                running = [
-                    pool.submit(read_into, str(store_path), sql, declared, outputs[name])
-                    for name, (sql, declared) in queries.items()
-                ]
-                for future in running:
-                    future.result()
+            outputs: dict[str, str] = {}
+            running = []
+            for index, queries in enumerate(helpers):
+                jobs = {}
+                for name, (sql, declared) in queries.items():
+                    outputs[name] = str(Path(folder) / f"{len(outputs)}.arrow")
+                    jobs[name] = [sql, declared, outputs[name]]
+                errors = Path(folder) / f"helper-{index}.err"
+                with open(errors, "w") as stderr:
+                    process = subprocess.Popen(
+                        [sys.executable, "-m", "core.store.bulk_read", str(store_path)],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=stderr,
+                        text=True,
+                    )
+                with process.stdin:
+                    process.stdin.write(json.dumps(jobs))
+                running.append((process, errors))
+            for process, errors in running:
+                if process.wait() != 0:
+                    lines = errors.read_text().strip().splitlines()
+                    raise BulkReadFailed(lines[-1] if lines else f"helper exited with {process.returncode}")
             return {name: _load(path) for name, path in outputs.items()}
-    except (OSError, BrokenProcessPool, pa.ArrowException) as error:
+    except (OSError, pa.ArrowException) as error:
         raise BulkReadFailed(str(error)) from error
 
 
@@ -55,15 +68,16 @@ def _load(path: str) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
-def read_into(store_path: str, sql: str, declared: dict[str, str] | None, output: str) -> None:
-    """In the helper process: read with ADBC and write the rows as an Arrow IPC file."""
-    import adbc_driver_sqlite.dbapi as adbc
-
+def main() -> None:
+    """The helper: read the jobs on stdin ({name: [sql, declared, output]}) with ADBC, write Arrow files."""
     from core.store.frames_io import read_arrow
 
-    try:
-        table = read_arrow(Path(store_path), sql, (), declared)
-    except adbc.Error as error:  # not picklable as is: the caller only needs to know it failed
-        raise OSError(f"ADBC read failed: {error}") from None
-    with pa.OSFile(output, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    store_path = Path(sys.argv[1])
+    for sql, declared, output in json.load(sys.stdin).values():
+        table = read_arrow(store_path, sql, (), declared)
+        with pa.OSFile(output, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -147,6 +147,8 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table | None:
                 or pd.api.types.is_string_dtype(series)
             ):
                 array = pa.array(series, from_pandas=True)
+            elif pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+                array = pa.array(series, type=pa.string(), from_pandas=True)  # text objects, in C
             else:
                 array = pa.array(_column_values(series), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

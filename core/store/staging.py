@@ -12,9 +12,11 @@ whatever happens.
 from __future__ import annotations
 
 import contextlib
+import queue
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -66,6 +68,41 @@ class Scratch:
             raise ValueError(f"{table}: a later batch has other columns than the first")
 
 
+@contextlib.contextmanager
+def appending(database: Scratch) -> Iterator[Callable[[str, pd.DataFrame], None]]:
+    """``append`` run by a background thread, so that the driver's writing (in C, without the GIL)
+    overlaps the caller's reading of the next batch. At most two frames wait: memory stays bounded.
+
+    A failed append is raised at the next call or on the way out.
+    """
+    waiting: queue.Queue = queue.Queue(maxsize=2)
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        while (item := waiting.get()) is not None:
+            if not failures:
+                try:
+                    database.append(*item)
+                except BaseException as error:  # handed to the caller's thread
+                    failures.append(error)
+
+    writer = threading.Thread(target=work, name="scratch-writer", daemon=True)
+    writer.start()
+
+    def append(table: str, frame: pd.DataFrame) -> None:
+        if failures:
+            raise failures[0]
+        waiting.put((table, frame))
+
+    try:
+        yield append
+    finally:
+        waiting.put(None)
+        writer.join()
+    if failures:
+        raise failures[0]
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -89,29 +126,43 @@ def attached(conn: sqlite3.Connection, database: Scratch) -> Iterator[str]:
 
 @contextlib.contextmanager
 def staged(
-    conn: sqlite3.Connection, store_path: Path, frames: Mapping[str, pd.DataFrame]
+    conn: sqlite3.Connection,
+    store_path: Path,
+    frames: Mapping[str, pd.DataFrame],
+    meanwhile: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
 ) -> Iterator[set[str]]:
     """Attach a scratch database holding the big ``frames`` as tables of the same names.
 
-    Yields the names staged; the small ones are for the caller to insert as usual,
-    and so are all of them when nothing can be written beside the store (the
-    store's own write then says why, should it fail too).
+    ``meanwhile()`` runs while the frames are being written (the driver needs no GIL)
+    and returns more frames to stage. Yields the names staged; the small ones are for
+    the caller to insert as usual, and so are all of them when nothing can be written
+    beside the store (the store's own write then says why, should it fail too).
     """
     import adbc_driver_sqlite.dbapi as adbc
 
-    big = {name: frame for name, frame in frames.items() if len(frame) >= MIN_ROWS}
-    if not big:
-        yield set()
-        return
+    names: set[str] = set()
     with contextlib.ExitStack() as cleanup:
         try:
             database = cleanup.enter_context(scratch(store_path))
-            for name, frame in big.items():
-                database.append(name, frame)
-        except (OSError, sqlite3.Error, adbc.Error):
+        except OSError:  # no room or no right to write beside the store
             database = None
         if database is None:
-            yield set()
-        else:
+            if meanwhile is not None:
+                meanwhile()
+            yield names
+            return
+        try:
+            with appending(database) as append:
+                for name, frame in frames.items():
+                    if len(frame) >= MIN_ROWS:
+                        append(name, frame)
+                        names.add(name)
+                for name, frame in (meanwhile() if meanwhile is not None else {}).items():
+                    if len(frame) >= MIN_ROWS:
+                        append(name, frame)
+                        names.add(name)
+        except (OSError, sqlite3.Error, adbc.Error):
+            names = set()
+        if names:
             cleanup.enter_context(attached(conn, database))
-            yield set(big)
+        yield names

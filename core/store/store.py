@@ -173,8 +173,12 @@ class Store:
         for name in tables:
             declared = {row[1]: row[2] for row in self.conn.execute(f'PRAGMA main.table_info("{name}")')}
             queries[name] = (_BULK_SQL[name], declared)
+        usage = {name: query for name, query in queries.items() if name == "usage"}
+        rest = {name: query for name, query in queries.items() if name != "usage"}
         try:
-            return bulk_read.read_tables(self.path, queries)
+            return bulk_read.read_tables(
+                self.path, [usage, rest]
+            )  # usage, the largest, has a helper to itself
         except bulk_read.BulkReadFailed:
             return None
 
@@ -271,12 +275,13 @@ class Store:
         written: dict[str, int] = {}
         try:
             with staging.scratch(self.path) as scratch:
-                for table, frame in reader.batches():
-                    if not reader.errors and len(frame):
-                        scratch.append(table, frame)
-                        written[table] = written.get(table, 0) + len(frame)
-                    if progress is not None:
-                        progress(*reader.progress())
+                with staging.appending(scratch) as append:
+                    for table, frame in reader.batches():
+                        if not reader.errors and len(frame):
+                            append(table, frame)
+                            written[table] = written.get(table, 0) + len(frame)
+                        if progress is not None:
+                            progress(*reader.progress())
                 reader.raise_if_failed()
                 with (
                     staging.attached(self.conn, scratch) as schema,
@@ -436,12 +441,16 @@ class Store:
 
         changed: dict[str, int] = {}
         merging = todos is not None and reconcile is not None
-        big = dict(results)
-        if merging:
-            version = todo_state.version(self.conn)
-            plan = todo_state.plan_merge(self.conn, todos, reconcile)
-            big[_TODO_STAGE] = plan.rows
-        with staging.staged(self.conn, self.path, big) as staged, self.writing() as conn:
+        planned: dict = {}
+
+        def plan_todos() -> dict[str, pd.DataFrame]:
+            if not merging:
+                return {}
+            planned["version"] = todo_state.version(self.conn)
+            planned["plan"] = todo_state.plan_merge(self.conn, todos, reconcile)
+            return {_TODO_STAGE: planned["plan"].rows}
+
+        with staging.staged(self.conn, self.path, results, plan_todos) as staged, self.writing() as conn:
             if "score_components" in results:
                 conn.execute("DELETE FROM score_components_prev")
                 prev_cols = frames_io.table_columns(conn, "score_components_prev")
@@ -453,8 +462,8 @@ class Store:
                 frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
                 changed[table] = len(frame)
             if merging:
-                source = staging.SCHEMA if _TODO_STAGE in staged else None
-                if todo_state.version(conn) != version:
+                plan, source = planned.get("plan"), staging.SCHEMA if _TODO_STAGE in staged else None
+                if plan is None or todo_state.version(conn) != planned["version"]:
                     plan, source = todo_state.plan_merge(conn, todos, reconcile), None
                 changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
             if derive is not None:
