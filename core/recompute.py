@@ -6,6 +6,7 @@ pure analyses. A failure leaves the last good results in place.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from datetime import date
 
 import pandas as pd
 
+from core import jobs
 from core.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -66,10 +68,10 @@ class _Steps:
 
 STEPS = [
     "load",
-    "usage features",
     "rules",
     "attach",
     "sequencing",
+    "usage features",
     "roles",
     "readiness",
     "suggestions",
@@ -99,138 +101,153 @@ def compute_all(
     settings = store.settings()
     stamp = pd.Timestamp(as_of)
     cutoff = stamp - pd.DateOffset(months=TRUST_MONTHS)
-    book, cube = steps.run("load", store.portfolio_and_usage)
-    monthly, product_monthly, features, past_features = steps.run(
-        "usage features", _usage_aggregates, cube, stamp, cutoff
-    )
-    del cube  # the largest frame of the run: gone before the analyses build theirs
-    account_feats = scoring.account_features(features, book, stamp)
-    past_account_feats = scoring.account_features(past_features, book, cutoff)
-    del features, past_features  # per product; only the account roll-ups are read from here on
+    with contextlib.ExitStack() as running:
+        helpers = _Helpers(store, running) if store.is_big() else None
+        usage_job = helpers.start(jobs.USAGE_TASK, as_of=str(stamp), cutoff=None) if helpers else None
+        book, cube = steps.run("load", store.portfolio_and_usage, None, usage_job is None)
 
-    rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
-    rules_seg = affinity.segment_rules(book, settings, stamp)
-    attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings)
-    seq = steps.run("sequencing", affinity.time_to_attach, book, stamp)
-    next_product = affinity.next_product(book, stamp)
-    second = affinity.time_to_second_product(book, stamp)
-    roles = steps.run(
-        "roles",
-        affinity.product_roles,
-        book,
-        attach,
-        stamp,
-        settings,
-        product_monthly,
-        store.role_overrides(),
-    )
-    magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
-    flags = ready.readiness_flags(book, monthly, magic, stamp)
-    del monthly
-    suggestions = steps.run(
-        "suggestions",
-        affinity.suggest,
-        book,
-        rules_all,
-        rules_seg,
-        attach,
-        roles,
-        seq,
-        stamp,
-        settings,
-        flags,
-    )
+        rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
+        rules_seg = affinity.segment_rules(book, settings, stamp)
+        attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings)
+        seq = steps.run("sequencing", affinity.time_to_attach, book, stamp)
+        next_product = affinity.next_product(book, stamp)
+        second = affinity.time_to_second_product(book, stamp)
 
-    risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
-    expansion, expansion_parts = steps.run(
-        "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
-    )
-    scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
-    components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
-    todos = steps.run(
-        "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
-    )
+        usage = steps.run("usage features", _usage_aggregates, store, usage_job, cube, stamp, cutoff)
+        del cube  # the largest frame of the run: gone before the analyses build theirs
+        trust_job = (
+            helpers.start(jobs.TRUST_TASK, as_of=str(stamp), cutoff=str(cutoff), settings=settings)
+            if helpers
+            else None
+        )
+        monthly, product_monthly = usage["monthly"], usage["product_monthly"]
+        account_feats = scoring.account_features(usage["features"], book, stamp)
+        past_usage = usage.get("past_features")
+        del usage  # per product; only the account roll-ups are read from here on
+        roles = steps.run(
+            "roles",
+            affinity.product_roles,
+            book,
+            attach,
+            stamp,
+            settings,
+            product_monthly,
+            store.role_overrides(),
+        )
+        magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
+        flags = ready.readiness_flags(book, monthly, magic, stamp)
+        del monthly
+        suggestions = steps.run(
+            "suggestions",
+            affinity.suggest,
+            book,
+            rules_all,
+            rules_seg,
+            attach,
+            roles,
+            seq,
+            stamp,
+            settings,
+            flags,
+        )
 
-    prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
-    trust = steps.run("trust", _trust_metrics, book, past_account_feats, stamp, cutoff, settings)
+        risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
+        expansion, expansion_parts = steps.run(
+            "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
+        )
+        scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
+        components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
+        todos = steps.run(
+            "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
+        )
 
-    rules = pd.concat([rules_all, rules_seg], ignore_index=True)
-    results = {
-        "rules": rules,
-        "attach": attach,
-        "time_to_attach": seq,
-        "next_product": next_product,
-        "time_to_second": second,
-        "product_roles": roles,
-        "readiness": magic,
-        "suggestions": suggestions,
-        "scores": scores,
-        "score_components": components,
-        "pricing": prices,
-        "model_metrics": trust,
-    }
+        prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
 
-    def manager_figures(merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        live = merged_todos[merged_todos["active"].astype(bool) | merged_todos["status"].ne("open")]
-        return {
-            "portfolio": steps.run(
-                "portfolio",
-                portfolio_metrics.portfolio_metrics,
-                book,
-                scores,
-                live,
-                roles,
-                attach,
-                stamp,
-                settings,
-            ),
-            "owner_book": portfolio_metrics.owner_book(book, scores, live, stamp),
+        rules = pd.concat([rules_all, rules_seg], ignore_index=True)
+        results = {
+            "rules": rules,
+            "attach": attach,
+            "time_to_attach": seq,
+            "next_product": next_product,
+            "time_to_second": second,
+            "product_roles": roles,
+            "readiness": magic,
+            "suggestions": suggestions,
+            "scores": scores,
+            "score_components": components,
+            "pricing": prices,
         }
 
+        def manager_figures(merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
+            live = merged_todos[merged_todos["active"].astype(bool) | merged_todos["status"].ne("open")]
+            return {
+                "portfolio": steps.run(
+                    "portfolio",
+                    portfolio_metrics.portfolio_metrics,
+                    book,
+                    scores,
+                    live,
+                    roles,
+                    attach,
+                    stamp,
+                    settings,
+                ),
+                "owner_book": portfolio_metrics.owner_book(book, scores, live, stamp),
+            }
+
+        results["model_metrics"] = steps.run(
+            "trust", _trust, store, trust_job, book, past_usage, stamp, cutoff, settings
+        )
     return results, todos, manager_figures
 
 
-def _usage_aggregates(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, ...]:
-    """Monthly usage per account and per product, and the usage features now and at the trust cutoff."""
-    from core import scoring, usage
+class _Helpers:
+    """Helper processes started for one recompute; closed with it whatever happens."""
 
-    return (
-        usage.account_monthly(cube),
-        usage.product_monthly(cube),
-        scoring.usage_features(cube, as_of),
-        scoring.usage_features(cube, cutoff),
-    )
+    def __init__(self, store: Store, running: contextlib.ExitStack) -> None:
+        self.store, self.running = store, running
 
+    def start(self, task: str, **params):
+        from core.store import bulk_read
 
-def _metric_rows(prefix: str, figures: dict) -> list[dict]:
-    """Scalar figures as model_metrics rows; frames and other detail stay out of the table."""
-    rows = []
-    for key, value in figures.items():
-        if isinstance(value, pd.DataFrame):
-            continue
-        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        rows.append({"name": f"{prefix}.{key}", "value": number, "detail": str(value)})
-    return rows
+        try:
+            helper = bulk_read.Helper(self.store.path, task, params)
+        except bulk_read.BulkReadFailed:
+            return None
+        self.running.callback(helper.close)
+        return helper
 
 
-def _backtest_figures(book, as_of: pd.Timestamp, months: int, settings: dict) -> dict:
-    from core import affinity
+def _frames(helper) -> dict[str, pd.DataFrame] | None:
+    """A helper's tables as frames, or None when there was none or it failed (the work is then redone here)."""
+    from core.store import bulk_read
 
-    return affinity.backtest(book, as_of, months, settings)
+    if helper is None:
+        return None
+    try:
+        return helper.frames()
+    except bulk_read.BulkReadFailed:
+        return None
 
 
-def _trust_metrics(
-    book, past_features: pd.DataFrame, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: dict
-) -> pd.DataFrame:
-    """How far to trust the scores: risk AUC on past churn beside a fitted model's, and the backtest.
+def _usage_aggregates(store: Store, helper, cube, as_of: pd.Timestamp, cutoff: pd.Timestamp) -> dict:
+    """The usage aggregates, from the helper when one ran, else computed here (with the trust cutoff's)."""
+    done = _frames(helper)
+    if done is not None:
+        return done
+    return jobs.aggregates_of(cube if cube is not None else store.usage_cube(helpers=False), as_of, cutoff)
 
-    ``past_features`` are the account features as of ``cutoff``, TRUST_MONTHS before ``as_of``.
-    """
+
+def _trust(store: Store, helper, book, past_usage, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: dict):
+    """The trust figures, from the helper when one ran, else computed here."""
     from core import scoring
 
-    rows = _metric_rows("risk", scoring.risk_auc(book, past_features, cutoff, as_of, settings))
-    rows += _metric_rows("backtest", _backtest_figures(book, as_of, TRUST_MONTHS, settings))
-    return pd.DataFrame(rows, columns=["name", "value", "detail"])
+    done = _frames(helper)
+    if done is not None:
+        return done["model_metrics"]
+    if past_usage is None:
+        past_usage = scoring.usage_features(store.usage_cube(helpers=False), cutoff)
+    return jobs.trust_metrics(book, past_usage, as_of, cutoff, settings)
 
 
 def recompute(store: Store, as_of: date, progress: Progress | None = None) -> RecomputeReport:
@@ -284,10 +301,9 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
 
 def run_backtest(store: Store, as_of: date, months: int) -> dict:
     """Replay the suggestions from ``months`` ago against what accounts bought since; saved for the app."""
-    figures = _backtest_figures(store.portfolio(), pd.Timestamp(as_of), months, store.settings())
-    rows = pd.DataFrame(_metric_rows("backtest", figures))
+    rows, figures = jobs.backtest_rows(store.portfolio(), pd.Timestamp(as_of), months, store.settings())
     previous = store.result("model_metrics")
     if not previous.empty:
         rows = pd.concat([previous[~previous["name"].str.startswith("backtest.")], rows], ignore_index=True)
     store.write_results({"model_metrics": rows})
-    return {k: v for k, v in figures.items() if not isinstance(v, pd.DataFrame)}
+    return figures

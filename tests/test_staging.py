@@ -162,7 +162,68 @@ def test_a_failed_helper_falls_back_to_sqlite3(demo_store: Store, monkeypatch) -
     def fail(*args, **kwargs):
         raise bulk_read.BulkReadFailed("no processes here")
 
-    monkeypatch.setattr(bulk_read, "read_tables", fail)
+    monkeypatch.setattr(bulk_read, "Helper", fail)
     assert len(demo_store.portfolio(helpers=True).accounts) == demo_store.scalar(
         "SELECT count(*) FROM accounts"
     )
+
+
+RESULT_TABLES = (
+    "rules",
+    "attach",
+    "suggestions",
+    "scores",
+    "score_components",
+    "pricing",
+    "readiness",
+    "product_roles",
+    "model_metrics",
+    "portfolio",
+)
+
+
+def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
+    tmp_path: Path, demo_store_file: Path, monkeypatch
+) -> None:
+    """The usage aggregates and the trust figures from helper processes equal the in-process ones."""
+    import shutil
+    from datetime import date
+
+    from core.recompute import recompute
+
+    saved = {}
+    for big in (True, False):
+        path = tmp_path / f"big-{big}.db"
+        shutil.copy(demo_store_file, path)
+        monkeypatch.setattr(Store, "is_big", lambda self, big=big: big)
+        store = Store(path)
+        report = recompute(store, date(2026, 11, 1))
+        assert report.step_seconds["trust"] >= 0
+        saved[big] = {table: store.result(table) for table in RESULT_TABLES}
+        store.close()
+        assert leftovers(tmp_path) == []
+    for table in RESULT_TABLES:
+        pd.testing.assert_frame_equal(saved[True][table], saved[False][table], obj=table)
+    names = set(saved[True]["model_metrics"]["name"])
+    assert "risk.n" in names and "backtest.baseline_hit_rate_at_1" in names
+
+
+def test_a_helper_that_fails_leaves_the_work_to_the_recompute(
+    tmp_path: Path, demo_store_file, monkeypatch
+) -> None:
+    import shutil
+    from datetime import date
+
+    from core import jobs
+    from core.recompute import recompute
+
+    path = tmp_path / "q.db"
+    shutil.copy(demo_store_file, path)
+    monkeypatch.setattr(Store, "is_big", lambda self: True)
+    monkeypatch.setattr(jobs, "USAGE_TASK", "core.jobs:no_such_task")
+    monkeypatch.setattr(jobs, "TRUST_TASK", "core.jobs:no_such_task")
+    store = Store(path)
+    before = store.result("scores")
+    recompute(store, date(2026, 11, 1))
+    pd.testing.assert_frame_equal(store.result("scores"), before)  # same data, same scores
+    assert len(store.result("model_metrics"))

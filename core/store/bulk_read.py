@@ -1,4 +1,4 @@
-"""Big reads of the store in helper processes, as Arrow columns.
+"""Big reads of the store, and work built on them, in helper processes.
 
 The ADBC driver turns SQLite rows into Arrow columns in C, about 3x faster than
 sqlite3's row tuples (5M usage rows: 2.4 s against 6.3 s). But it links its
@@ -7,75 +7,90 @@ the same process: POSIX locks belong to the process, so when one copy closes
 its descriptor the other copy's locks are silently gone, and a writer in
 another process can then change pages under a reader (SQLite's "How To Corrupt
 An SQLite Database File", 2.2.1). Tried in-process, the two-process test saw
-"database disk image is malformed". So the driver runs in helper processes
-(``python -m core.store.bulk_read``); each writes its results as Arrow IPC
-files in a folder beside the store, which this process reads back. The
-helpers run side by side on two cores while this process waits.
+"database disk image is malformed". So the driver runs only in helper
+processes (``python -m core.store.bulk_read``). A helper runs one task, a
+function of the store's path that returns named tables; it writes them as
+Arrow IPC files in a folder beside the store, which this process maps. Helpers
+also put the machine's second core to work beside this process.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
-
-Query = tuple[str, dict[str, str] | None]  # SQL, and the declared types of the table it reads
 
 
 class BulkReadFailed(Exception):
-    """The helper processes could not read; the caller reads in-process instead."""
+    """A helper could not do its task; the caller does the work in-process instead."""
 
 
-def read_tables(store_path: Path, helpers: list[dict[str, Query]]) -> dict[str, pa.Table]:
-    """Run each helper's named queries in a process of its own; every query's rows by name."""
-    helpers = [queries for queries in helpers if queries]
-    try:
-        with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.read-", dir=store_path.parent) as folder:
-            outputs: dict[str, str] = {}
-            running = []
-            for index, queries in enumerate(helpers):
-                jobs = {}
-                for name, (sql, declared) in queries.items():
-                    outputs[name] = str(Path(folder) / f"{len(outputs)}.arrow")
-                    jobs[name] = [sql, declared, outputs[name]]
-                errors = Path(folder) / f"helper-{index}.err"
-                with open(errors, "w") as stderr:
-                    process = subprocess.Popen(
-                        [sys.executable, "-m", "core.store.bulk_read", str(store_path)],
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.DEVNULL,
-                        stderr=stderr,
-                        text=True,
-                    )
-                with process.stdin:
-                    process.stdin.write(json.dumps(jobs))
-                running.append((process, errors))
-            for process, errors in running:
-                if process.wait() != 0:
-                    lines = errors.read_text().strip().splitlines()
-                    raise BulkReadFailed(lines[-1] if lines else f"helper exited with {process.returncode}")
-            return {name: _load(path) for name, path in outputs.items()}
-    except (OSError, pa.ArrowException) as error:
-        raise BulkReadFailed(str(error)) from error
+class Helper:
+    """One helper process running ``task`` ("module:function") with keyword ``params`` on the store."""
 
+    def __init__(self, store_path: Path, task: str, params: dict) -> None:
+        try:
+            self._folder = tempfile.TemporaryDirectory(
+                prefix=f".{store_path.name}.read-", dir=store_path.parent, ignore_cleanup_errors=True
+            )
+            self._errors = Path(self._folder.name) / "helper.err"
+            with open(self._errors, "w") as stderr:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "core.store.bulk_read", task, str(store_path), self._folder.name],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    text=True,
+                )
+            with self._process.stdin:
+                self._process.stdin.write(json.dumps(params))
+        except OSError as error:
+            raise BulkReadFailed(str(error)) from error
 
-def _load(path: str) -> pa.Table:
-    with pa.OSFile(path) as source:
-        return pa.ipc.open_file(source).read_all()
+    def tables(self) -> dict[str, pa.Table]:
+        """Wait for the helper; its tables by name (memory-mapped: the mapping outlives the files)."""
+        try:
+            if self._process.wait() != 0:
+                lines = self._errors.read_text().strip().splitlines()
+                raise BulkReadFailed(lines[-1] if lines else f"helper exited with {self._process.returncode}")
+            folder = Path(self._folder.name)
+            return {
+                p.stem: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in folder.glob("*.arrow")
+            }
+        except (OSError, pa.ArrowException) as error:
+            raise BulkReadFailed(str(error)) from error
+        finally:
+            self.close()
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {name: table.to_pandas() for name, table in self.tables().items()}
+
+    def close(self) -> None:
+        """Stop the helper if it still runs and delete its folder."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._folder.cleanup()
 
 
 def main() -> None:
-    """The helper: read the jobs on stdin ({name: [sql, declared, output]}) with ADBC, write Arrow files."""
-    from core.store.frames_io import read_arrow
-
-    store_path = Path(sys.argv[1])
-    for sql, declared, output in json.load(sys.stdin).values():
-        table = read_arrow(store_path, sql, (), declared)
-        with pa.OSFile(output, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    """The helper: run the task named on the command line, write each table it returns."""
+    task, store_path, folder = sys.argv[1:4]
+    module, function = task.split(":")
+    outputs = getattr(importlib.import_module(module), function)(Path(store_path), **json.load(sys.stdin))
+    for name, table in outputs.items():
+        if isinstance(table, pd.DataFrame):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        with (
+            pa.OSFile(str(Path(folder) / f"{name}.arrow"), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema) as writer,
+        ):
             writer.write_table(table)
 
 

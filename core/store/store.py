@@ -39,6 +39,7 @@ IMPORT_KEYS: dict[str, tuple[str, ...]] = {
     "usage": ("account_id", "product_id", "period"),
     "usage_extra": ("account_id", "product_id", "period", "metric"),
 }
+HASHED_KEYS = frozenset({"activities"})  # keys are digests, so rows arrive in random key order
 _MONTH = "CAST(substr(period, 1, 4) AS INTEGER) * 12 + CAST(substr(period, 6, 2) AS INTEGER) - 1"
 USAGE_CUBE_SQL = f"SELECT account_id, product_id, {_MONTH} AS month, {', '.join(METRICS)} FROM usage"
 BULK_FROM_ACCOUNTS = 5_000
@@ -74,6 +75,27 @@ def _references_trusted(conn: sqlite3.Connection) -> Iterator[None]:
 
 _BULK_SQL = {table: f"SELECT {', '.join(COLUMNS[table])} FROM {table}" for table in DATA_TABLES}
 _BULK_SQL["usage"] = USAGE_CUBE_SQL
+HELPER_TABLES = "core.store.store:helper_tables"
+
+
+def helper_tables(store_path: Path, tables: list[str]) -> dict[str, pa.Table]:
+    """A helper-process task (``core.store.bulk_read``): the named tables as Arrow, read with ADBC.
+
+    ``usage`` is read as the cube's columns; every other name is a portfolio table.
+    """
+    from core.store.frames_io import read_arrow
+
+    out = {}
+    for name in tables:
+        types = read_arrow(store_path, "SELECT name, type FROM pragma_table_info(?)", [name])
+        declared = dict(zip(types.column("name").to_pylist(), types.column("type").to_pylist(), strict=True))
+        out[name] = read_arrow(store_path, _BULK_SQL[name], (), declared)
+    return out
+
+
+def portfolio_from_tables(tables: dict[str, pa.Table]) -> Portfolio:
+    """The portfolio from its tables' rows, typed as core/frames.py describes."""
+    return Portfolio(**{name: frames_io.typed(name, tables[name].to_pandas()) for name in DATA_TABLES})
 
 
 class Store:
@@ -160,27 +182,32 @@ class Store:
     def _bulk(self, tables: tuple[str, ...], helpers: bool | None) -> dict[str, pa.Table] | None:
         """The big reads as Arrow tables from helper processes (see ``core.store.bulk_read``).
 
-        None when the book is small (under BULK_FROM_ACCOUNTS accounts: starting a helper costs
-        more than it saves) or the helpers failed: the caller then reads through sqlite3.
+        Usage, the largest, has a helper to itself. None when the book is small (under
+        BULK_FROM_ACCOUNTS accounts: starting a helper costs more than it saves) or a helper
+        failed: the caller then reads through sqlite3.
         """
         from core.store import bulk_read
 
         if helpers is None:
-            helpers = (self.scalar("SELECT count(*) FROM accounts") or 0) >= BULK_FROM_ACCOUNTS
+            helpers = self.is_big()
         if not helpers:
             return None
-        queries = {}
-        for name in tables:
-            declared = {row[1]: row[2] for row in self.conn.execute(f'PRAGMA main.table_info("{name}")')}
-            queries[name] = (_BULK_SQL[name], declared)
-        usage = {name: query for name, query in queries.items() if name == "usage"}
-        rest = {name: query for name, query in queries.items() if name != "usage"}
+        groups = [[t for t in tables if t == "usage"], [t for t in tables if t != "usage"]]
+        running = []
         try:
-            return bulk_read.read_tables(
-                self.path, [usage, rest]
-            )  # usage, the largest, has a helper to itself
+            running = [
+                bulk_read.Helper(self.path, HELPER_TABLES, {"tables": group}) for group in groups if group
+            ]
+            return {name: table for helper in running for name, table in helper.tables().items()}
         except bulk_read.BulkReadFailed:
             return None
+        finally:
+            for helper in running:
+                helper.close()
+
+    def is_big(self) -> bool:
+        """Whether reads and heavy work pay for helper processes (BULK_FROM_ACCOUNTS accounts or more)."""
+        return (self.scalar("SELECT count(*) FROM accounts") or 0) >= BULK_FROM_ACCOUNTS
 
     def portfolio(self, helpers: bool | None = None) -> Portfolio:
         """Every imported table but raw usage, typed as core/frames.py describes."""
@@ -199,12 +226,13 @@ class Store:
         ``helpers`` forces the helper processes on or off; None decides by the book's size.
         """
         names = (*DATA_TABLES, "usage") if usage else DATA_TABLES
-        tables = self._bulk(names, helpers) or {}
-        frames = {}
-        for table in DATA_TABLES:
-            rows = tables[table].to_pandas() if table in tables else self.query(_BULK_SQL[table])
-            frames[table] = frames_io.typed(table, rows)
-        return Portfolio(**frames), (self._cube(tables.get("usage")) if usage else None)
+        tables = self._bulk(names, helpers)
+        if tables is None:
+            frames = {table: frames_io.typed(table, self.query(_BULK_SQL[table])) for table in DATA_TABLES}
+            book, tables = Portfolio(**frames), {}
+        else:
+            book = portfolio_from_tables(tables)
+        return book, (self._cube(tables.get("usage")) if usage else None)
 
     def _cube(self, table: pa.Table | None) -> UsageCube:
         """The cube from a helper's Arrow table, or read through sqlite3 when there is none."""
@@ -290,7 +318,10 @@ class Store:
                 ):
                     for table, columns in scratch.columns.items():
                         source = f'"{schema}"."{table}"'
-                        frames_io.upsert_from(conn, table, source, columns, IMPORT_KEYS[table])
+                        ordered = table in HASHED_KEYS
+                        frames_io.upsert_from(
+                            conn, table, source, columns, IMPORT_KEYS[table], key_order=ordered
+                        )
         except sqlite3.Error as error:  # attaching the working copy
             raise translate(error, str(self.path)) from None
         except (OSError, adbc.Error) as error:
