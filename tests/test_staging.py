@@ -191,6 +191,17 @@ def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
 
     from core.recompute import recompute
 
+    from core.store import bulk_read
+
+    fetched = []
+    tables = bulk_read.Helper.tables
+
+    def spy(self):
+        out = tables(self)
+        fetched.append(sorted(out))
+        return out
+
+    monkeypatch.setattr(bulk_read.Helper, "tables", spy)
     saved = {}
     for big in (True, False):
         path = tmp_path / f"big-{big}.db"
@@ -204,6 +215,7 @@ def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
         assert leftovers(tmp_path) == []
     for table in RESULT_TABLES:
         pd.testing.assert_frame_equal(saved[True][table], saved[False][table], obj=table)
+    assert ["features", "monthly", "product_monthly"] in fetched and ["model_metrics"] in fetched  # helpers ran
     names = set(saved[True]["model_metrics"]["name"])
     assert "risk.n" in names and "backtest.baseline_hit_rate_at_1" in names
 
