@@ -75,11 +75,11 @@ def trust_metrics(book, past_usage: pd.DataFrame, as_of: pd.Timestamp, cutoff: p
 # -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
 
 
-def _cube(store_path: Path):
+def _cube(store_path: Path, months: tuple[str, str] | None = None):
     from core.store.store import helper_tables
     from core.usage import UsageCube
 
-    return UsageCube.from_arrow(helper_tables(store_path, ["usage"])["usage"])
+    return UsageCube.from_arrow(helper_tables(store_path, ["usage"], months)["usage"])
 
 
 def usage_aggregates(store_path: Path, as_of: str, cutoff: str | None) -> dict[str, pd.DataFrame]:
@@ -91,11 +91,12 @@ def usage_aggregates(store_path: Path, as_of: str, cutoff: str | None) -> dict[s
 
 def trust(store_path: Path, as_of: str, cutoff: str, settings: dict) -> dict[str, pd.DataFrame]:
     """Helper task: ``trust_metrics`` of the stored book."""
+    from core import scoring
     from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
+    from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
     book = portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
-    from core import scoring
-
     stamp, past = pd.Timestamp(as_of), pd.Timestamp(cutoff)
-    past_usage = scoring.usage_features(_cube(store_path), past)
+    window = (month_label(month_index(past) - LOOKBACK_MONTHS), month_label(month_index(past)))
+    past_usage = scoring.usage_features(_cube(store_path, window), past)  # reads only the months it needs
     return {"model_metrics": trust_metrics(book, past_usage, stamp, past, settings)}

@@ -78,10 +78,13 @@ _BULK_SQL["usage"] = USAGE_CUBE_SQL
 HELPER_TABLES = "core.store.store:helper_tables"
 
 
-def helper_tables(store_path: Path, tables: list[str]) -> dict[str, pa.Table]:
+def helper_tables(
+    store_path: Path, tables: list[str], usage_months: tuple[str, str] | None = None
+) -> dict[str, pa.Table]:
     """A helper-process task (``core.store.bulk_read``): the named tables as Arrow, read with ADBC.
 
-    ``usage`` is read as the cube's columns; every other name is a portfolio table.
+    ``usage`` is read as the cube's columns, only periods from ``usage_months[0]`` to before
+    ``usage_months[1]`` ('YYYY-MM') when given; every other name is a portfolio table.
     """
     from core.store.frames_io import read_arrow
 
@@ -89,7 +92,10 @@ def helper_tables(store_path: Path, tables: list[str]) -> dict[str, pa.Table]:
     for name in tables:
         types = read_arrow(store_path, "SELECT name, type FROM pragma_table_info(?)", [name])
         declared = dict(zip(types.column("name").to_pylist(), types.column("type").to_pylist(), strict=True))
-        out[name] = read_arrow(store_path, _BULK_SQL[name], (), declared)
+        sql, params = _BULK_SQL[name], []
+        if name == "usage" and usage_months is not None:
+            sql, params = f"{sql} WHERE period >= ? AND period < ?", list(usage_months)
+        out[name] = read_arrow(store_path, sql, params, declared)
     return out
 
 
