@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import sqlite3
 import sys
@@ -147,9 +148,12 @@ def phase_recompute(db: Path) -> dict[str, Any]:
     finally:
         store.close()
     mark("end", 0, 0)
+    helpers = os.times()  # the helper processes (core.store.bulk_read) are this phase's children
     return {
         "seconds": report.seconds,
         "cpu": time.process_time() - cpu,
+        "helper_cpu": helpers.children_user + helpers.children_system,
+        "helper_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "steps": {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])},
         "cpu_steps": {name: marks[i + 1][2] - used for i, (name, _, used) in enumerate(marks[:-1])},
         "timed_steps": dict(report.step_seconds),
@@ -334,6 +338,18 @@ def print_size(report: Report, f: SizeFigures) -> None:
                 ratio_text(rc["seconds"], b.get("scan")),
             ]
         )
+        if rc.get("helper_peak_mb"):
+            rows.append(
+                [
+                    "  its helper processes (largest)",
+                    "",
+                    seconds_text(rc.get("helper_cpu")),
+                    mb_text(rc.get("helper_peak_mb")),
+                    "",
+                    "",
+                    "",
+                ]
+            )
     for step, seconds in rc.get("steps", {}).items():
         name, base = f.baseline_for(step)
         label = "pair-count matmul (1 thread)" if name == "matmul" else "SQLite scan of usage"
