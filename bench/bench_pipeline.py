@@ -29,10 +29,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     ROOT,
     SUPER_LINEAR,
     Report,
+    TreeMemory,
     answer,
     best_of,
     growth_text,
@@ -139,7 +140,8 @@ def phase_recompute(db: Path) -> dict[str, Any]:
         marks.append((step, time.perf_counter(), time.process_time()))
 
     try:
-        report = recompute(store, AS_OF, progress=mark)
+        with TreeMemory() as memory:
+            report = recompute(store, AS_OF, progress=mark)
     except Exception as error:  # reported with the partial figures; the benchmark goes on
         mark("end", 0, 0)
         steps = {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])}
@@ -154,6 +156,7 @@ def phase_recompute(db: Path) -> dict[str, Any]:
         "cpu": time.process_time() - cpu,
         "helper_cpu": helpers.children_user + helpers.children_system,
         "helper_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "tree_peak_mb": memory.peak_mb,
         "steps": {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])},
         "cpu_steps": {name: marks[i + 1][2] - used for i, (name, _, used) in enumerate(marks[:-1])},
         "timed_steps": dict(report.step_seconds),
@@ -349,6 +352,9 @@ def print_size(report: Report, f: SizeFigures) -> None:
                     "",
                     "",
                 ]
+            )
+            rows.append(
+                ["  it and its helpers at one moment", "", "", mb_text(rc.get("tree_peak_mb")), "", "", ""]
             )
     for step, seconds in rc.get("steps", {}).items():
         name, base = f.baseline_for(step)

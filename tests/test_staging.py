@@ -190,7 +190,6 @@ def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
     from datetime import date
 
     from core.recompute import recompute
-
     from core.store import bulk_read
 
     fetched = []
@@ -215,7 +214,9 @@ def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
         assert leftovers(tmp_path) == []
     for table in RESULT_TABLES:
         pd.testing.assert_frame_equal(saved[True][table], saved[False][table], obj=table)
-    assert ["features", "monthly", "product_monthly"] in fetched and ["model_metrics"] in fetched  # helpers ran
+    assert ["features", "monthly", "product_monthly"] in fetched and [
+        "model_metrics"
+    ] in fetched  # helpers ran
     names = set(saved[True]["model_metrics"]["name"])
     assert "risk.n" in names and "backtest.baseline_hit_rate_at_1" in names
 
@@ -239,3 +240,20 @@ def test_a_helper_that_fails_leaves_the_work_to_the_recompute(
     recompute(store, date(2026, 11, 1))
     pd.testing.assert_frame_equal(store.result("scores"), before)  # same data, same scores
     assert len(store.result("model_metrics"))
+
+
+def test_an_import_that_cannot_write_its_working_copy_says_so_and_changes_nothing(
+    demo_store: Store, demo_folder: Path, monkeypatch
+) -> None:
+    from core.importer import open_portfolio
+    from core.store import StoreError
+
+    before = demo_store.counts()
+
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", refuse)
+    with pytest.raises(StoreError, match="working copy.*free space.*Nothing was changed"):
+        demo_store.import_portfolio(open_portfolio(demo_folder))
+    assert demo_store.counts() == before
