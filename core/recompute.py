@@ -87,13 +87,21 @@ STEPS = [
 
 
 def compute_all(
-    store: Store, as_of: date, steps: _Steps
+    store: Store, as_of: date, steps: _Steps, stage=None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, Callable]:
     """Every analysis, in dependency order.
 
     Returns result tables, generated to-dos, and a function of the merged to-dos
     that computes the manager's figures (they count open and overdue to-dos).
+    Each big result is handed to ``stage`` (a ``Store.result_stage()``) as soon
+    as it is final, so its writing overlaps the analyses that follow.
     """
+
+    def final(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        if stage is not None:
+            stage.add(name, frame)
+        return frame
+
     from core import affinity, pricing, scoring
     from core import portfolio as portfolio_metrics
     from core.affinity import readiness as ready
@@ -151,19 +159,22 @@ def compute_all(
             flags,
         )
 
+        final("suggestions", suggestions)
+        rules = final("rules", pd.concat([rules_all, rules_seg], ignore_index=True))
         risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
         expansion, expansion_parts = steps.run(
             "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
         )
         scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
-        components = pd.concat([risk_parts, expansion_parts], ignore_index=True)
+        final("scores", scores)
+        components = final("score_components", pd.concat([risk_parts, expansion_parts], ignore_index=True))
         todos = steps.run(
             "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
         )
 
-        prices = steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
-
-        rules = pd.concat([rules_all, rules_seg], ignore_index=True)
+        prices = final(
+            "pricing", steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
+        )
         results = {
             "rules": rules,
             "attach": attach,
@@ -259,8 +270,9 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
     before = store.result("scores")
     run_id = store.start_run("recompute", as_of)
     steps = _Steps(STEPS, progress, report)
+    stage = store.result_stage()
     try:
-        results, todos, manager_figures = compute_all(store, as_of, steps)
+        results, todos, manager_figures = compute_all(store, as_of, steps, stage)
         stamp = pd.Timestamp(as_of)
         settings = store.settings()
         accounts = results["scores"][["account_id"]].merge(
@@ -272,13 +284,17 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             return scoring.apply_daily_cap(merged, accounts, settings)
 
         known = set(store.query("SELECT todo_id FROM todos")["todo_id"])
-        report.rows = steps.run("save", store.write_results, results, todos, reconcile, manager_figures)
+        report.rows = steps.run(
+            "save", store.write_results, results, todos, reconcile, manager_figures, stage
+        )
         report.new_todos = int((~todos["todo_id"].isin(known)).sum()) if len(todos) else 0
     except Exception as error:
         store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
         raise RecomputeFailed(
             f"The recompute failed ({type(error).__name__}: {error}); the previous results are kept."
         ) from error
+    finally:
+        stage.close()
     after = results["scores"]
     report.quadrant_counts = after["quadrant"].value_counts().to_dict()
     if not before.empty:

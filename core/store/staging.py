@@ -16,7 +16,7 @@ import queue
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -124,45 +124,68 @@ def attached(conn: sqlite3.Connection, database: Scratch) -> Iterator[str]:
         conn.execute(f"DETACH DATABASE {SCHEMA}")
 
 
-@contextlib.contextmanager
-def staged(
-    conn: sqlite3.Connection,
-    store_path: Path,
-    frames: Mapping[str, pd.DataFrame],
-    meanwhile: Callable[[], Mapping[str, pd.DataFrame]] | None = None,
-) -> Iterator[set[str]]:
-    """Attach a scratch database holding the big ``frames`` as tables of the same names.
+class ResultStage:
+    """Big result tables written to a scratch file in the background, each as soon as it is ready.
 
-    ``meanwhile()`` runs while the frames are being written (the driver needs no GIL)
-    and returns more frames to stage. Yields the names staged; the small ones are for
-    the caller to insert as usual, and so are all of them when nothing can be written
-    beside the store (the store's own write then says why, should it fail too).
+    ``add`` hands a frame to a writer thread and returns at once, so the writing (in C,
+    without the GIL) overlaps the analyses still running; ``attached`` waits for the
+    writer and attaches the file for the copy under the write lock. When nothing can be
+    written beside the store, no name is staged and the caller inserts every table as usual
+    (the store's own write then says why, should it fail too).
     """
-    import adbc_driver_sqlite.dbapi as adbc
 
-    names: set[str] = set()
-    with contextlib.ExitStack() as cleanup:
+    def __init__(self, store_path: Path) -> None:
+        self.names: set[str] = set()
+        self._files = contextlib.ExitStack()
+        self._writer = contextlib.ExitStack()
+        self._database: Scratch | None = None
         try:
-            database = cleanup.enter_context(scratch(store_path))
-        except OSError:  # no room or no right to write beside the store
-            database = None
-        if database is None:
-            if meanwhile is not None:
-                meanwhile()
-            yield names
+            self._database = self._files.enter_context(scratch(store_path))
+            self._append = self._writer.enter_context(appending(self._database))
+        except OSError:
+            self._database = None
+
+    def __enter__(self) -> ResultStage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, name: str, frame: pd.DataFrame) -> None:
+        """Stage ``frame`` as table ``name`` when it is big enough to gain from it (once per name)."""
+        import adbc_driver_sqlite.dbapi as adbc
+
+        if self._database is None or name in self.names or len(frame) < MIN_ROWS:
             return
         try:
-            with appending(database) as append:
-                for name, frame in frames.items():
-                    if len(frame) >= MIN_ROWS:
-                        append(name, frame)
-                        names.add(name)
-                for name, frame in (meanwhile() if meanwhile is not None else {}).items():
-                    if len(frame) >= MIN_ROWS:
-                        append(name, frame)
-                        names.add(name)
+            self._append(name, frame)
+            self.names.add(name)
         except (OSError, sqlite3.Error, adbc.Error):
-            names = set()
-        if names:
-            cleanup.enter_context(attached(conn, database))
-        yield names
+            self._database = None
+
+    def _finish(self) -> set[str]:
+        """Wait for the writer; the names staged (none if any write failed)."""
+        import adbc_driver_sqlite.dbapi as adbc
+
+        try:
+            self._writer.close()
+        except (OSError, sqlite3.Error, adbc.Error):
+            self._database = None
+        return set(self.names) if self._database is not None else set()
+
+    @contextlib.contextmanager
+    def attached(self, conn: sqlite3.Connection) -> Iterator[set[str]]:
+        """The staged names, their scratch file attached to ``conn``; enter it outside a transaction."""
+        names = self._finish()
+        if not names:
+            yield set()
+            return
+        with attached(conn, self._database):
+            yield names
+
+    def close(self) -> None:
+        """Stop the writer and delete the scratch file."""
+        try:
+            self._writer.close()
+        finally:
+            self._files.close()

@@ -462,6 +462,7 @@ class Store:
         todos: pd.DataFrame | None = None,
         reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
         derive: Callable[[pd.DataFrame], dict[str, pd.DataFrame]] | None = None,
+        stage: Any = None,
     ) -> dict[str, int]:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
@@ -472,43 +473,51 @@ class Store:
         a user's change made while the analysis ran is never overwritten.
         ``derive(todos)`` then computes the tables that count the merged to-dos
         (the manager's figures) in the same transaction; it gets the columns
-        ``DERIVE_TODO_COLUMNS``.
+        ``DERIVE_TODO_COLUMNS``. ``stage`` is a ``result_stage()`` that may already
+        hold some of ``results`` (the recompute stages each table when it is ready).
         """
         from core.store import staging, todo_state
 
         changed: dict[str, int] = {}
         merging = todos is not None and reconcile is not None
-        planned: dict = {}
-
-        def plan_todos() -> dict[str, pd.DataFrame]:
-            if not merging:
-                return {}
-            planned["version"] = todo_state.version(self.conn)
-            planned["plan"] = todo_state.plan_merge(self.conn, todos, reconcile)
-            return {_TODO_STAGE: planned["plan"].rows}
-
-        with staging.staged(self.conn, self.path, results, plan_todos) as staged, self.writing() as conn:
-            if "score_components" in results:
-                conn.execute("DELETE FROM score_components_prev")
-                prev_cols = frames_io.table_columns(conn, "score_components_prev")
-                cols = ", ".join(f'"{c}"' for c in prev_cols)
-                conn.execute(
-                    f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components"
-                )
+        plan, version = None, None
+        with contextlib.ExitStack() as cleanup:
+            if stage is None:
+                stage = cleanup.enter_context(self.result_stage())
             for table, frame in results.items():
-                frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
-                changed[table] = len(frame)
-            if merging:
-                plan, source = planned.get("plan"), staging.SCHEMA if _TODO_STAGE in staged else None
-                if plan is None or todo_state.version(conn) != planned["version"]:
-                    plan, source = todo_state.plan_merge(conn, todos, reconcile), None
-                changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
-            if derive is not None:
-                merged = frames_io.read_frame(conn, f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
-                for table, frame in derive(merged).items():
-                    frames_io.replace_rows(conn, table, frame)
+                stage.add(table, frame)
+            if merging:  # planned while the writer thread writes
+                version = todo_state.version(self.conn)
+                plan = todo_state.plan_merge(self.conn, todos, reconcile)
+                stage.add(_TODO_STAGE, plan.rows)
+            with stage.attached(self.conn) as staged, self.writing() as conn:
+                if "score_components" in results:
+                    conn.execute("DELETE FROM score_components_prev")
+                    prev_cols = frames_io.table_columns(conn, "score_components_prev")
+                    cols = ", ".join(f'"{c}"' for c in prev_cols)
+                    conn.execute(
+                        f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components"
+                    )
+                for table, frame in results.items():
+                    frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
                     changed[table] = len(frame)
+                if merging:
+                    source = staging.SCHEMA if _TODO_STAGE in staged else None
+                    if todo_state.version(conn) != version:
+                        plan, source = todo_state.plan_merge(conn, todos, reconcile), None
+                    changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
+                if derive is not None:
+                    merged = frames_io.read_frame(conn, f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
+                    for table, frame in derive(merged).items():
+                        frames_io.replace_rows(conn, table, frame)
+                        changed[table] = len(frame)
         return changed
+
+    def result_stage(self):
+        """A ``core.store.staging.ResultStage`` beside this store, for ``write_results(stage=...)``."""
+        from core.store import staging
+
+        return staging.ResultStage(self.path)
 
     # -- to-do state -------------------------------------------------------------------------------------
 
