@@ -257,3 +257,36 @@ def test_an_import_that_cannot_write_its_working_copy_says_so_and_changes_nothin
     with pytest.raises(StoreError, match="working copy.*free space.*Nothing was changed"):
         demo_store.import_portfolio(open_portfolio(demo_folder))
     assert demo_store.counts() == before
+
+
+def test_a_recompute_that_stages_every_table_saves_what_one_that_stages_none_saves(
+    tmp_path: Path, demo_store_file: Path, monkeypatch
+) -> None:
+    import shutil
+    from datetime import date
+
+    from core.recompute import recompute
+
+    attached = []
+    attach = staging.attached
+
+    def spy(conn, database):
+        attached.append(database.path)
+        return attach(conn, database)
+
+    monkeypatch.setattr(staging, "attached", spy)
+    saved = {}
+    for min_rows in (1, 10**9):
+        monkeypatch.setattr(staging, "MIN_ROWS", min_rows)
+        path = tmp_path / f"min-{min_rows}.db"
+        shutil.copy(demo_store_file, path)
+        store = Store(path)
+        recompute(store, date(2026, 11, 1))
+        saved[min_rows] = {table: store.result(table) for table in (*RESULT_TABLES, "todos")}
+        store.close()
+    assert len(attached) == 1  # only the run with MIN_ROWS = 1 staged anything
+    for table in RESULT_TABLES:
+        pd.testing.assert_frame_equal(saved[1][table], saved[10**9][table], obj=table)
+    columns = ["todo_id", "status", "title", "reason", "priority_score", "due", "active"]
+    pd.testing.assert_frame_equal(saved[1]["todos"][columns], saved[10**9]["todos"][columns])
+    assert leftovers(tmp_path) == []
