@@ -257,7 +257,10 @@ class Store:
         return frames_io.typed("usage_monthly", frame)
 
     def usage_account_monthly(self) -> pd.DataFrame:
-        """Usage summed over each account's products per month, aggregated in SQL."""
+        """Usage summed over each account's products per month, aggregated in SQL.
+
+        The recompute uses ``core.usage.account_monthly``; this SQL is the second method its tests check against.
+        """
         frame = self.query(
             "SELECT account_id, period, sum(active_users) AS active_users, "
             "sum(licensed_seats) AS licensed_seats, sum(logins) AS logins, sum(key_events) AS key_events, "
@@ -267,7 +270,7 @@ class Store:
         return frames_io.typed("usage_monthly", frame)
 
     def usage_product_monthly(self) -> pd.DataFrame:
-        """Usage summed over accounts per product and month, for adoption trends."""
+        """Usage summed over accounts per product and month, in SQL (the cross-check of ``core.usage``)."""
         frame = self.query(
             "SELECT product_id, period, count(*) AS accounts, sum(active_users) AS active_users, "
             "sum(key_events) AS key_events FROM usage GROUP BY product_id, period"
@@ -275,7 +278,7 @@ class Store:
         return frames_io.typed("usage_monthly", frame)
 
     def usage_features(self, as_of: date | pd.Timestamp) -> pd.DataFrame:
-        """Recent-versus-previous usage per account and product, computed by SQL GROUP BY."""
+        """Recent-versus-previous usage per account and product by SQL GROUP BY (the cross-check of ``core.usage``)."""
         from core.store.features_sql import usage_features_sql
 
         try:
