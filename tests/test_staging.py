@@ -48,7 +48,7 @@ def stored(store: Store, table: str) -> list[tuple]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if ".stage-" in p.name]
+    return [p.name for p in folder.iterdir() if ".stage-" in p.name or ".read-" in p.name]
 
 
 def test_staged_write_equals_the_plain_write(tmp_path: Path) -> None:

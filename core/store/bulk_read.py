@@ -20,11 +20,14 @@ import importlib
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+
+from core.store.workdirs import WorkFolder
+
+TIMEOUT_SECONDS = 900  # a helper that hangs is stopped and its work done in-process
 
 
 class BulkReadFailed(Exception):
@@ -36,13 +39,18 @@ class Helper:
 
     def __init__(self, store_path: Path, task: str, params: dict) -> None:
         try:
-            self._folder = tempfile.TemporaryDirectory(
-                prefix=f".{store_path.name}.read-", dir=store_path.parent, ignore_cleanup_errors=True
-            )
-            self._errors = Path(self._folder.name) / "helper.err"
+            self._folder = WorkFolder(store_path, "read")
+            self._errors = self._folder.path / "helper.err"
             with open(self._errors, "w") as stderr:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "core.store.bulk_read", task, str(store_path), self._folder.name],
+                    [
+                        sys.executable,
+                        "-m",
+                        "core.store.bulk_read",
+                        task,
+                        str(store_path),
+                        str(self._folder.path),
+                    ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
@@ -56,14 +64,14 @@ class Helper:
     def tables(self) -> dict[str, pa.Table]:
         """Wait for the helper; its tables by name (memory-mapped: the mapping outlives the files)."""
         try:
-            if self._process.wait() != 0:
+            if self._process.wait(timeout=TIMEOUT_SECONDS) != 0:
                 lines = self._errors.read_text().strip().splitlines()
                 raise BulkReadFailed(lines[-1] if lines else f"helper exited with {self._process.returncode}")
-            folder = Path(self._folder.name)
+            folder = self._folder.path
             return {
                 p.stem: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in folder.glob("*.arrow")
             }
-        except (OSError, pa.ArrowException) as error:
+        except (OSError, pa.ArrowException, subprocess.TimeoutExpired) as error:
             raise BulkReadFailed(str(error)) from error
         finally:
             self.close()

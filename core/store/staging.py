@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.store.frames_io import arrow_table, records
+from core.store.workdirs import WorkFolder
 
 SCHEMA = "stage"
 MIN_ROWS = 10_000  # below this, executemany is as fast and a result table needs no scratch copy
@@ -110,8 +110,8 @@ def _quote(name: str) -> str:
 @contextlib.contextmanager
 def scratch(store_path: Path) -> Iterator[Scratch]:
     """A scratch database in a folder of its own beside the store, removed on the way out."""
-    with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.stage-", dir=store_path.parent) as folder:
-        yield Scratch(Path(folder) / "stage.db")
+    with WorkFolder(store_path, "stage") as folder:
+        yield Scratch(folder.path / "stage.db")
 
 
 @contextlib.contextmanager

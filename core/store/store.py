@@ -23,7 +23,7 @@ from platformdirs import user_data_dir
 
 from core.frames import COLUMNS, Portfolio
 from core.settings import resolve, validate
-from core.store import frames_io
+from core.store import frames_io, workdirs
 from core.store.connection import check_file, check_identity, connect, migrate, write_lock
 from core.store.errors import StoreError, translate
 from core.usage import METRICS, UsageCube
@@ -112,6 +112,7 @@ class Store:
         self._local = threading.local()
         self.backup_written: str | None = None
         check_file(self.path)
+        workdirs.sweep(self.path)  # working folders a killed process left beside the store
         if not self.path.exists() and not create:
             raise StoreError(f"There is no store at {self.path}.")
         if self.path.exists() and self.path.stat().st_size > 0:
