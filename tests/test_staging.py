@@ -290,3 +290,20 @@ def test_a_recompute_that_stages_every_table_saves_what_one_that_stages_none_sav
     columns = ["todo_id", "status", "title", "reason", "priority_score", "due", "active"]
     pd.testing.assert_frame_equal(saved[1]["todos"][columns], saved[10**9]["todos"][columns])
     assert leftovers(tmp_path) == []
+
+
+def test_rotating_components_keeps_each_table_indexed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    parts = pd.DataFrame(
+        [{"account_id": "A1", "axis": "risk", "component": "x", "points": 1.0, "reason": "r"}]
+    )
+    for points in (1.0, 2.0, 3.0):
+        store.write_results({"score_components": parts.assign(points=points)})
+    indexes = dict(
+        store.conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'").fetchall()
+    )
+    assert indexes["score_components_account"] == "score_components"
+    assert indexes["score_components_prev_account"] == "score_components_prev"
+    assert store.result("score_components_prev")["points"].tolist() == [2.0]
+    assert store.result("score_components")["points"].tolist() == [3.0]
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -495,13 +495,8 @@ class Store:
                 plan = todo_state.plan_merge(self.conn, todos, reconcile)
                 stage.add(_TODO_STAGE, plan.rows)
             with stage.attached(self.conn) as staged, self.writing() as conn:
-                if "score_components" in results:
-                    conn.execute("DELETE FROM score_components_prev")
-                    prev_cols = frames_io.table_columns(conn, "score_components_prev")
-                    cols = ", ".join(f'"{c}"' for c in prev_cols)
-                    conn.execute(
-                        f"INSERT INTO score_components_prev ({cols}) SELECT {cols} FROM score_components"
-                    )
+                if "score_components" in results:  # the brief shows how each component moved
+                    frames_io.rotate(conn, "score_components", "score_components_prev")
                 for table, frame in results.items():
                     frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
                     changed[table] = len(frame)
