@@ -115,7 +115,7 @@ def compute_all(
         usage_job = helpers.start(jobs.USAGE_TASK, as_of=str(stamp), cutoff=None) if helpers else None
         if helpers:  # this process mostly waits for its helpers now: import what readiness needs meanwhile
             threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
-        book, cube = steps.run("load", store.portfolio_and_usage, None, usage_job is None)
+        book, cube = steps.run("load", store.portfolio_and_usage, helpers is not None, usage_job is None)
 
         rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
         rules_seg = affinity.segment_rules(book, settings, stamp)

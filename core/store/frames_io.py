@@ -207,16 +207,22 @@ def replace_rows(
             conn.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM "{staged}"."{table}"')
 
 
+def _schema(conn: sqlite3.Connection, kind: str, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of ``table`` itself or of its own indexes (not primary keys)."""
+    return conn.execute(
+        "SELECT name, sql FROM main.sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL",
+        [kind, table],
+    ).fetchall()
+
+
 def rotate(conn: sqlite3.Connection, table: str, previous: str) -> None:
     """``table``'s rows become ``previous``'s by renaming the table, not copying 1.5M rows.
 
     ``table`` starts again empty, with its schema and indexes; ``previous`` keeps its own
     index names (built once over the renamed rows). Inside the caller's transaction.
     """
-    schema = "SELECT name, sql FROM main.sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL"
-    table_sql = conn.execute(schema, ["table", table]).fetchone()[1]
-    indexes = conn.execute(schema, ["index", table]).fetchall()
-    previous_indexes = conn.execute(schema, ["index", previous]).fetchall()
+    table_sql = _schema(conn, "table", table)[0][1]
+    indexes, previous_indexes = _schema(conn, "index", table), _schema(conn, "index", previous)
     conn.execute(f'DROP TABLE IF EXISTS main."{previous}"')
     for name, _ in indexes:  # they would move with the table under names that are the new table's
         conn.execute(f'DROP INDEX main."{name}"')
@@ -233,10 +239,7 @@ def indexes_rebuilt(conn: sqlite3.Connection, table: str) -> Iterator[None]:
     One sorted build is several times cheaper than updating an index row by row.
     Primary keys stay: they are part of the table.
     """
-    indexes = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-        [table],
-    ).fetchall()
+    indexes = _schema(conn, "index", table)
     for name, _ in indexes:
         conn.execute(f'DROP INDEX main."{name}"')
     yield
@@ -262,9 +265,15 @@ def _upsert_clause(columns: Sequence[str], keys: Sequence[str], updates: Sequenc
     return f"ON CONFLICT ({key_list}) DO NOTHING"
 
 
-def upsert(conn: sqlite3.Connection, table: str, frame: pd.DataFrame, keys: Sequence[str]) -> None:
-    """Insert or update by key: the import's idempotent write."""
-    insert(conn, table, frame, _upsert_clause(list(frame.columns), keys))
+def upsert(
+    conn: sqlite3.Connection,
+    table: str,
+    frame: pd.DataFrame,
+    keys: Sequence[str],
+    updates: Sequence[str] | None = None,
+) -> None:
+    """Insert or update by key; a row whose key exists updates ``updates`` (default: all but the keys)."""
+    insert(conn, table, frame, _upsert_clause(list(frame.columns), keys, updates))
 
 
 def upsert_from(

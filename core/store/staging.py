@@ -27,6 +27,13 @@ SCHEMA = "stage"
 MIN_ROWS = 10_000  # below this, executemany is as fast and a result table needs no scratch copy
 
 
+def write_failures() -> tuple[type[Exception], ...]:
+    """What writing beside the store raises when the disk or the folder refuses."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    return OSError, sqlite3.Error, adbc.Error
+
+
 class Scratch:
     """A scratch SQLite database that tables are appended to, frame by frame.
 
@@ -153,23 +160,19 @@ class ResultStage:
 
     def add(self, name: str, frame: pd.DataFrame) -> None:
         """Stage ``frame`` as table ``name`` when it is big enough to gain from it (once per name)."""
-        import adbc_driver_sqlite.dbapi as adbc
-
         if self._database is None or name in self.names or len(frame) < MIN_ROWS:
             return
         try:
             self._append(name, frame)
             self.names.add(name)
-        except (OSError, sqlite3.Error, adbc.Error):
+        except write_failures():
             self._database = None
 
     def _finish(self) -> set[str]:
         """Wait for the writer; the names staged (none if any write failed)."""
-        import adbc_driver_sqlite.dbapi as adbc
-
         try:
             self._writer.close()
-        except (OSError, sqlite3.Error, adbc.Error):
+        except write_failures():
             self._database = None
         return set(self.names) if self._database is not None else set()
 
@@ -184,8 +187,9 @@ class ResultStage:
             yield names
 
     def close(self) -> None:
-        """Stop the writer and delete the scratch file."""
+        """Stop the writer and delete the scratch file (a failed write no longer matters here)."""
         try:
-            self._writer.close()
+            with contextlib.suppress(*write_failures()):
+                self._writer.close()
         finally:
             self._files.close()

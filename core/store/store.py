@@ -308,9 +308,8 @@ class Store:
         passed does one transaction copy them in, so the store is locked for the copy alone.
         Returns rows written per table.
         """
-        import adbc_driver_sqlite.dbapi as adbc
-
         from core.store import staging
+        from core.store.staging import write_failures
 
         written: dict[str, int] = {}
         try:
@@ -336,7 +335,7 @@ class Store:
                         )
         except sqlite3.Error as error:  # attaching the working copy
             raise translate(error, str(self.path)) from None
-        except (OSError, adbc.Error) as error:
+        except write_failures() as error:
             raise StoreError(
                 f"Could not write the import's working copy beside {self.path} ({error}); "
                 "check the free space there. Nothing was changed."

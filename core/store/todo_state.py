@@ -210,8 +210,7 @@ def apply_merge(
     columns = list(rows.columns)
     updates = [c for c in columns if c not in ("todo_id", "created_at")]
     if staged is None:
-        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
-        frames_io.insert(conn, "todos", rows, f"ON CONFLICT (todo_id) DO UPDATE SET {sets}")
+        frames_io.upsert(conn, "todos", rows, ["todo_id"], updates)
     else:
         source = f'"{staged}"."{staged_table}"'
         frames_io.upsert_from(conn, "todos", source, columns, ["todo_id"], updates)
