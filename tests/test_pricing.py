@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from core.frames import Portfolio
-from core.pricing import EXTRA_COLUMNS, PRICING_COLUMNS, price_options
+from core.pricing import EXTRA_COLUMNS, PRICING_COLUMNS, break_even, price_options
+from core.pricing.basket import Basket, distinct_rows
 from core.settings import resolve
 
 AS_OF = pd.Timestamp("2025-01-01")
@@ -210,6 +211,67 @@ def test_a_bundle_that_only_matches_a_product_does_not_beat_it(book: Portfolio, 
         ["a1"],
     )
     assert table.set_index("option").loc["bundle:B1", "break_even_products"] == 2
+
+
+def test_notes_name_the_counts_and_a_bundle_reaching_outside_the_plan(book: Portfolio, suggestions) -> None:
+    wider = pd.concat(
+        [book.bundles, pd.DataFrame([{"bundle_id": "B3", "product_ids": "S1;S2;S3", "discount_pct": 10.0}])],
+        ignore_index=True,
+    )
+    table = price_options(
+        Portfolio(book.accounts, book.products, book.subscriptions, bundles=wider),
+        suggestions,
+        AS_OF,
+        resolve(),
+    ).set_index(["account_id", "option"])
+    notes = table.xs("a-la-carte", level="option")["note"].to_dict()
+    assert notes == {
+        "a1": "2 current + 1 suggested at list price",
+        "a2": "1 current + 1 suggested at list price",
+        "a3": "0 current + 1 suggested at list price",
+        "a5": "1 current + 0 suggested at list price",
+    }
+    assert table.loc[("a1", "bundle:B1"), "note"] == ""
+    assert table.loc[("a2", "policy-bundle"), "note"] == "20% off the plan's a-la-carte sum"
+    # only a1's plan (S1, S2, U1) shares two products with B3; S3 at a1's 5 seats is 0.50 outside it
+    assert table.xs("bundle:B3", level="option").index.tolist() == ["a1"]
+    row = table.loc[("a1", "bundle:B3")]
+    # (50.00 + 100.00 + 0.50) x 0.9 = 135.45, plus U1 5.00; list 155.00 + 0.50
+    assert (row["products"], row["monthly_price"], row["list_total"]) == ("S1;S2;S3;U1", 140.45, 155.50)
+    assert row["note"] == "includes 1 product(s) outside the plan"
+    assert row["break_even_products"] == 2  # S2 100.00 <= 135.45 < S2 + S1 150.00
+
+
+def test_break_even_counts_only_the_bundled_lines_most_expensive_first() -> None:
+    lines = np.array([[300, 100, 50, 5], [10, 10, 10, 0], [1, 2, 3, 4], [7, 8, 9, 10]])
+    basket = Basket(
+        accounts=np.array(["a", "b", "c", "d"], dtype=object),
+        products=np.array(["P", "Q", "R", "S"], dtype=object),
+        seat_unit=np.zeros(4, dtype=bool),
+        price_ticks=np.ones(4, dtype="int64"),
+        quantity=np.ones((4, 4), dtype="int64"),
+        lines=lines,
+        owned=np.zeros((4, 4), dtype=bool),
+        added=np.zeros((4, 4), dtype=bool),
+        mrr=np.zeros(4, dtype="int64"),
+    )
+    bundled = np.array([[0, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]], dtype=bool)
+    # a: 100 <= 120 < 150 (the 300 outside the bundle does not count); b: 20 <= 25 < 30;
+    # c: all of it (10) stays under 1000; d: nothing bundled
+    got = break_even(basket, np.arange(4), bundled, np.array([120, 25, 1000, 0]))
+    assert got.tolist() == [2, 3, 0, 0]
+    assert break_even(basket, np.array([1]), bundled[1:2], np.array([25])).tolist() == [3]
+
+
+def test_distinct_rows_give_every_row_the_code_of_its_twins() -> None:
+    masks = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)
+    distinct, codes = distinct_rows(masks)
+    assert len(distinct) == 3 and codes[0] == codes[2]
+    assert (distinct[codes] == masks).all()
+    wide = np.zeros((3, 70), dtype=bool)
+    wide[1, 69] = wide[2, 69] = True  # they differ from row 0 past the first 64 columns only
+    distinct, codes = distinct_rows(wide)
+    assert len(distinct) == 2 and codes[1] == codes[2] != codes[0]
 
 
 def test_one_account_is_the_same_as_its_rows_of_the_whole_book(book: Portfolio, suggestions) -> None:

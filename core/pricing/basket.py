@@ -62,14 +62,46 @@ class Basket:
         return self.owned | self.added
 
     @cached_property
-    def order(self) -> np.ndarray:
-        """Each row's column indices by descending line value: the order break-even counts products in."""
-        return np.argsort(-self.lines, axis=1, kind="stable")
+    def plan_total(self) -> np.ndarray:
+        """Each account's plan at list price x likely quantity, in cents: the baseline of every option."""
+        return masked_sum(self.lines, self.plan)
 
     @cached_property
-    def sorted_lines(self) -> np.ndarray:
-        """Each account's lines, most expensive first."""
-        return np.take_along_axis(self.lines, self.order, axis=1)
+    def added_total(self) -> np.ndarray:
+        """The suggested products' part of :attr:`plan_total`, in cents."""
+        return masked_sum(self.lines, self.added)
+
+    @cached_property
+    def distinct_plans(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct plans (rows of :attr:`plan`) and each account's index among them.
+
+        Why: 100,000 accounts run a few thousand distinct plans, so plan texts are built once per plan.
+        """
+        return distinct_rows(self.plan)
+
+
+def masked_sum(lines: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each row's sum of ``lines`` where ``mask`` holds, in exact integers, without a temporary matrix."""
+    return np.einsum("ij,ij->i", lines, mask)
+
+
+def distinct_rows(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a boolean matrix (in no particular order) and each row's index among them.
+
+    Rows are packed into 64-bit words and sorted with ``lexsort``: ``np.unique(axis=0)`` compares
+    rows as raw bytes and is an order of magnitude slower.
+    """
+    packed = np.packbits(masks, axis=1)
+    words = np.zeros((len(masks), max(1, -(-packed.shape[1] // 8)) * 8), dtype=np.uint8)
+    words[:, : packed.shape[1]] = packed
+    words = words.view(np.uint64)
+    order = np.lexsort(words.T)
+    ranked = words[order]
+    first = np.ones(len(ranked), dtype=bool)
+    first[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    codes = np.empty(len(masks), dtype="int64")
+    codes[order] = np.cumsum(first) - 1
+    return masks[order[first]], codes
 
 
 def _check(portfolio: Portfolio, suggestions: pd.DataFrame | None) -> None:
@@ -108,12 +140,16 @@ def _seat_estimate(employees: pd.Series, seats_per_employee: float) -> np.ndarra
 def _top_picks(
     suggestions: pd.DataFrame | None, top: int, accounts: pd.Index, products: pd.Index
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (account, product) of the suggestions ranked ``top`` or better; -1 where unknown."""
+    """Positions (account, product) of the suggestions ranked ``top`` or better; -1 where unknown.
+
+    Positions are looked up on the whole id columns and then masked: filtering the wide
+    suggestions frame first would copy every one of its text columns.
+    """
     if suggestions is None or not len(suggestions):
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-    picks = suggestions[pd.to_numeric(suggestions["rank"], errors="coerce") <= top]
-    account = positions(picks["account_id"], accounts)
-    product = positions(picks["product_id"], products)
+    top_ranked = (pd.to_numeric(suggestions["rank"], errors="coerce") <= top).to_numpy(bool, na_value=False)
+    account = positions(suggestions["account_id"], accounts)[top_ranked]
+    product = positions(suggestions["product_id"], products)[top_ranked]
     account = np.where(product >= 0, account, -1)
     return account, product
 

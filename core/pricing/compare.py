@@ -18,10 +18,11 @@ from core.money import cents_to_float, mul_div, percent_to_basis_points, round_d
 from core.pricing.basket import Basket, build_basket
 from core.pricing.options import (
     Option,
+    Text,
     a_la_carte,
     credit_pool,
     defined_bundles,
-    join_ids,
+    plan_ids,
     platform,
     policy_bundle,
 )
@@ -81,6 +82,18 @@ def as_text(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.Exten
     return pd.array(table.cast(pa.string()), dtype="str")
 
 
+def _stacked_text(texts: list[Text], order: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Several :class:`Text` blocks stacked, their rows put in ``order``, as one pandas str array.
+
+    Why: the labels are pooled and the rows taken from the pool in one Arrow pass, so the
+    300,000 texts never exist as Python strings.
+    """
+    starts = np.cumsum([0] + [len(t.labels) for t in texts[:-1]])
+    codes = np.concatenate([t.codes + start for t, start in zip(texts, starts, strict=True)])
+    pool = pa.concat_arrays([t.labels.cast(pa.large_string()) for t in texts])
+    return pd.array(pool.take(pa.array(codes[order])), dtype="str")
+
+
 def _flags(discount_bp: np.ndarray, is_bundle: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
     """Which pricing-practice warning applies to each option: codes into :func:`flag_labels`."""
     inertia, low, high = percent_to_basis_points([settings[f"pricing.{k}"] for k in _BAND])
@@ -102,7 +115,7 @@ def flag_labels(settings: Mapping[str, Any]) -> list[str]:
 
 def _options(basket: Basket, bundles: pd.DataFrame | None, settings: Mapping[str, Any]) -> list[Option]:
     currency = str(settings["pricing.currency"])
-    plan_text = join_ids(basket.products, basket.plan)
+    plan_text = plan_ids(basket)
     options = [a_la_carte(basket, plan_text), *defined_bundles(basket, bundles)]
     options.append(policy_bundle(basket, float(settings["pricing.policy_discount_pct"]), plan_text))
     options.append(platform(basket, float(settings["pricing.platform_discount_pct"]), currency))
@@ -125,7 +138,6 @@ def _table(basket: Basket, options: list[Option], settings: Mapping[str, Any]) -
         stack(f)[order].astype("int64") for f in ("monthly", "list_total", "added_list")
     )
     annual_bundle = np.asarray([o.annual_bundle for o in options])[rank]
-    products = pd.concat([pd.Series(o.products, dtype="str") for o in options], ignore_index=True).iloc[order]
     break_even = stack("break_even")[order]
 
     discount_bp = np.where(
@@ -138,13 +150,13 @@ def _table(basket: Basket, options: list[Option], settings: Mapping[str, Any]) -
     commitment = np.where(
         annual_bundle, mul_div(added_monthly * (12 - INTRO_MONTHS), annual_points, 10_000), 0
     )
-    plan_monthly = np.where(basket.plan, basket.lines, 0).sum(axis=1)[rows]
+    plan_monthly = basket.plan_total[rows]
     mrr = basket.mrr[rows]
     return pd.DataFrame(
         {
             "account_id": as_text(rows, basket.accounts),
             "option": as_text(rank, [o.name for o in options]),
-            "products": products.to_numpy(),
+            "products": _stacked_text([o.products for o in options], order),
             "monthly_price": cents_to_float(monthly),
             "list_total": cents_to_float(list_total),
             "discount_pct": discount_bp / 100,
@@ -154,7 +166,7 @@ def _table(basket: Basket, options: list[Option], settings: Mapping[str, Any]) -
             "saving_monthly": cents_to_float(plan_monthly - monthly),
             "arr_now": cents_to_float(12 * mrr),
             "flag": as_text(_flags(discount_bp, annual_bundle, settings), flag_labels(settings)),
-            "note": pd.array(stack("note")[order], dtype="str"),
+            "note": _stacked_text([o.note for o in options], order),
             "break_even_products": pd.arrays.IntegerArray(break_even.astype("int64"), break_even <= 0),
         }
     )
