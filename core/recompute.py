@@ -103,6 +103,10 @@ def compute_all(
             stage.add(name, frame)
         return frame
 
+    def release(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """After a staged frame's last reader: only its columns stay in memory (see ``ResultStage.release``)."""
+        return frame if stage is None else stage.release(name, frame)
+
     from core import affinity, pricing, scoring
     from core import portfolio as portfolio_metrics
     from core.affinity import readiness as ready
@@ -163,7 +167,8 @@ def compute_all(
         )
 
         final("suggestions", suggestions)
-        rules = final("rules", pd.concat([rules_all, rules_seg], ignore_index=True))
+        rules = release("rules", final("rules", pd.concat([rules_all, rules_seg], ignore_index=True)))
+        del rules_all, rules_seg
         risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
         expansion, expansion_parts = steps.run(
             "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
@@ -171,13 +176,16 @@ def compute_all(
         scores = steps.run("quadrants", scoring.combine_scores, book, risk, expansion, stamp, settings)
         final("scores", scores)
         components = final("score_components", pd.concat([risk_parts, expansion_parts], ignore_index=True))
+        del risk, risk_parts, expansion, expansion_parts, account_feats, flags  # no later step reads them
         todos = steps.run(
             "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
         )
 
+        components = release("score_components", components)
         prices = final(
             "pricing", steps.run("pricing", pricing.price_options, book, suggestions, stamp, settings)
         )
+        prices, suggestions = release("pricing", prices), release("suggestions", suggestions)
         results = {
             "rules": rules,
             "attach": attach,

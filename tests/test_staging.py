@@ -307,3 +307,31 @@ def test_rotating_components_keeps_each_table_indexed(tmp_path: Path) -> None:
     assert store.result("score_components_prev")["points"].tolist() == [2.0]
     assert store.result("score_components")["points"].tolist() == [3.0]
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_scratch_write_that_fails_after_its_frame_left_memory_fails_the_recompute_cleanly(
+    tmp_path: Path, demo_store_file: Path, monkeypatch
+) -> None:
+    import shutil
+    from datetime import date
+
+    from core.recompute import RecomputeFailed, recompute
+
+    path = tmp_path / "full.db"
+    shutil.copy(demo_store_file, path)
+    store = Store(path)
+    before = {table: store.result(table) for table in (*RESULT_TABLES, "todos")}
+    append = staging.Scratch.append
+
+    def disk_full_at_pricing(self, table, frame):
+        if table == "pricing":
+            raise OSError(28, "No space left on device")
+        append(self, table, frame)
+
+    monkeypatch.setattr(staging, "MIN_ROWS", 1)  # every result is staged, then released after its last reader
+    monkeypatch.setattr(staging.Scratch, "append", disk_full_at_pricing)
+    with pytest.raises(RecomputeFailed, match="could not be written beside the store.*No space left"):
+        recompute(store, date(2026, 11, 1))
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(store.result(table), frame, obj=table)
+    assert leftovers(tmp_path) == []

@@ -193,8 +193,9 @@ def replace_rows(
 ) -> None:
     """Swap a result table's rows for ``frame``'s (inside the caller's transaction).
 
-    ``staged`` names an attached database already holding ``frame`` as a table of the
-    same name (see ``core.store.staging``): then one INSERT ... SELECT copies it in C.
+    ``staged`` names an attached database already holding ``frame``'s rows as a table of the
+    same name (see ``core.store.staging``): then one INSERT ... SELECT copies them in C, and
+    ``frame`` only gives the columns.
     The table's indexes are rebuilt after the insert (1.5M score components at 100k accounts).
     """
     ensure_table(conn, table, frame)
@@ -202,7 +203,7 @@ def replace_rows(
         conn.execute(f'DELETE FROM main."{table}"')
         if staged is None:
             insert(conn, table, frame)
-        elif len(frame):
+        else:  # ``frame`` may be an empty stand-in (see ``ResultStage.release``)
             names = ", ".join(f'"{c}"' for c in frame.columns)
             conn.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM "{staged}"."{table}"')
 

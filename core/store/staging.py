@@ -131,6 +131,10 @@ def attached(conn: sqlite3.Connection, database: Scratch) -> Iterator[str]:
         conn.execute(f"DETACH DATABASE {SCHEMA}")
 
 
+class StageLost(OSError):
+    """A released result's rows were lost with a failed scratch write; the save cannot go on."""
+
+
 class ResultStage:
     """Big result tables written to a scratch file in the background, each as soon as it is ready.
 
@@ -143,6 +147,9 @@ class ResultStage:
 
     def __init__(self, store_path: Path) -> None:
         self.names: set[str] = set()
+        self.rows: dict[str, int] = {}
+        self._released: set[str] = set()
+        self._failure: BaseException | None = None
         self._files = contextlib.ExitStack()
         self._writer = contextlib.ExitStack()
         self._database: Scratch | None = None
@@ -165,15 +172,33 @@ class ResultStage:
         try:
             self._append(name, frame)
             self.names.add(name)
-        except write_failures():
-            self._database = None
+            self.rows[name] = len(frame)
+        except write_failures() as error:
+            self._database, self._failure = None, error
+
+    def release(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` after its last reader: an empty frame of its columns when the scratch file has its rows.
+
+        The recompute's biggest results then leave memory long before the save copies them
+        in. Should the scratch write fail later, the save cannot fall back to inserting them
+        and says so (``attached`` raises).
+        """
+        if name not in self.names:
+            return frame
+        self._released.add(name)
+        return frame.iloc[:0]
 
     def _finish(self) -> set[str]:
         """Wait for the writer; the names staged (none if any write failed)."""
         try:
             self._writer.close()
-        except write_failures():
-            self._database = None
+        except write_failures() as error:
+            self._database, self._failure = None, error
+        if self._database is None and self._released:
+            raise StageLost(
+                f"The results could not be written beside the store ({self._failure}); "
+                "check the free space there. The previous results are kept."
+            )
         return set(self.names) if self._database is not None else set()
 
     @contextlib.contextmanager

@@ -500,7 +500,7 @@ class Store:
                     frames_io.rotate(conn, "score_components", "score_components_prev")
                 for table, frame in results.items():
                     frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
-                    changed[table] = len(frame)
+                    changed[table] = stage.rows[table] if table in staged else len(frame)
                 if merging:
                     source = staging.SCHEMA if _TODO_STAGE in staged else None
                     if todo_state.version(conn) != version:
