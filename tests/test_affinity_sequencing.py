@@ -174,3 +174,20 @@ def test_random_book_matches_plain_loops() -> None:
     for r in following.itertuples():
         assert r.count == moves[(r.after, r.next_product)]
         assert r.accounts_after == reached[r.after]
+
+
+def test_remembered_purchases_follow_the_accounts_and_the_date_asked_for() -> None:
+    """The first purchases are remembered per book; another accounts frame or date is another answer."""
+    whole = first_purchases(HAND)
+    assert first_purchases(HAND).equals(whole)  # the remembered answer is the computed one
+    fewer = Portfolio(
+        accounts=HAND.accounts[HAND.accounts["account_id"] != "s7"],
+        products=HAND.products,
+        subscriptions=HAND.subscriptions,  # the same frame object: only the accounts differ
+    )
+    assert "s7" not in set(first_purchases(fewer)["account_id"])
+    early = first_purchases(HAND, "2023-01-31")
+    assert set(early["first_date"]) <= set(pd.to_datetime(["2023-01-01", "2023-01-31"]))
+    assert len(early) == 7  # s1 A; s2 A, B; s4 A, B; s6 C; s7 A (s3 starts in February)
+    assert first_purchases(HAND, "2023-01-31").equals(early)
+    assert first_purchases(HAND).equals(whole)
