@@ -23,7 +23,7 @@ from core.scoring import (
     usage_features,
 )
 from core.scoring.playbooks import DEFAULT_PLAYBOOKS
-from core.scoring.todos import TODO_COLUMNS
+from core.scoring.todos import TODO_COLUMNS, _compose, _join
 from core.settings import resolve
 
 DAY = pd.Timedelta(days=1)
@@ -105,6 +105,43 @@ def test_bundle_offer_replaces_the_cross_sell_it_covers() -> None:
         offer["product_id"] == "B1" and offer["title"] == "Offer the Marketing Suite bundle to Account GROWTH"
     )
     assert "(Journeys)" in offer["reason"] and "$10,800 a year" in offer["reason"]
+
+
+def test_each_account_gets_its_most_valuable_completable_bundle() -> None:
+    # GROWTH owns P1 and P2 (50 seats each) and is suggested P3 (45% x $40 x 50 seats x 12 = $10,800)
+    # and P4 (flat: 50% x $100 x 1 x 12 = $600).
+    portfolio, monthly, suggestions = planted_book()
+    extra = suggestions.iloc[:1].assign(product_id="P4", rank=2, confidence=0.5, reason="r3")
+    suggestions = pd.concat([suggestions, extra], ignore_index=True)
+    portfolio.bundles = pd.DataFrame(
+        {
+            "bundle_id": ["B1", "B0", "B2", "B3"],
+            "name": ["Core Pair", "Full Suite", "Add-ons", "Needs P9"],
+            "product_ids": ["P1;P3", "P4;P2; P3", "P3;P4", "P1;P3;P9"],
+            "price": [np.nan] * 4,
+            "discount_pct": [20.0] * 4,
+        }
+    )
+    _, todos = run(portfolio, monthly, suggestions)
+    growth = todos[todos["account_id"] == "GROWTH"]
+    # B1 completes for $10,800 and B0 for $10,800 + $600; B2 owns nothing, B3 lacks P9.
+    offers = growth[growth["kind"] == "bundle-offer"]
+    assert offers["product_id"].tolist() == ["B0"]
+    assert "suggestions (Journeys, Help Desk), expected $11,400 a year" in offers["reason"].iloc[0]
+    assert not growth["kind"].eq("cross-sell").any()  # P3 is part of the offer
+
+
+def test_sentences_are_glued_only_between_two_non_empty_ones() -> None:
+    first = pd.Series(["Usage down", "", "", None, "Idle seats"])
+    second = pd.Series(["idle seats", "idle seats", "", "x", None])
+    assert _join(first, second).tolist() == ["Usage down. idle seats", "idle seats", "", "x", "Idle seats"]
+    pieces = (
+        "Renews on ",
+        pd.Series(["2026-01-02", "2026-03-04"]),
+        " (in ",
+        np.array(["5", "66"], dtype=object),
+    )
+    assert _compose(*pieces, ")").tolist() == ["Renews on 2026-01-02 (in 5)", "Renews on 2026-03-04 (in 66)"]
 
 
 def test_control_group_is_deterministic_and_withholds_cross_sell() -> None:
