@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from core.scoring import reconcile
@@ -335,3 +336,16 @@ def test_a_scratch_write_that_fails_after_its_frame_left_memory_fails_the_recomp
     for table, frame in before.items():
         pd.testing.assert_frame_equal(store.result(table), frame, obj=table)
     assert leftovers(tmp_path) == []
+
+
+def test_dates_parsed_in_arrow_read_as_pandas_reads_them() -> None:
+    text = ["2026-01-03", None, "2025-12-31", "2026-01-03T10:11:12"]
+    frame = pd.DataFrame({"account_id": ["A", "B", "C", "D"], "created_at": pd.array(text, dtype="str")})
+    by_pandas = frames_io.typed("accounts", frame)
+    arrow = frames_io.dates_parsed("accounts", pa.Table.from_pandas(frame, preserve_index=False))
+    assert pa.types.is_timestamp(arrow.schema.field("created_at").type)
+    pd.testing.assert_frame_equal(frames_io.typed("accounts", arrow.to_pandas()), by_pandas)
+    bad = pa.table({"account_id": ["A", "B"], "created_at": ["2026-01-03", "2026-13-01"]})
+    left = frames_io.dates_parsed("accounts", bad)  # Arrow refuses the column whole: pandas decides
+    assert left.column("created_at").to_pylist() == ["2026-01-03", "2026-13-01"]
+    assert frames_io.typed("accounts", left.to_pandas())["created_at"].isna().tolist() == [False, True]

@@ -103,7 +103,12 @@ def helper_tables(
 
 def portfolio_from_tables(tables: dict[str, pa.Table]) -> Portfolio:
     """The portfolio from its tables' rows, typed as core/frames.py describes."""
-    return Portfolio(**{name: frames_io.typed(name, tables[name].to_pandas()) for name in DATA_TABLES})
+    return Portfolio(
+        **{
+            name: frames_io.typed(name, frames_io.dates_parsed(name, tables[name]).to_pandas())
+            for name in DATA_TABLES
+        }
+    )
 
 
 class Store:
