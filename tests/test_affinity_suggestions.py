@@ -11,7 +11,14 @@ from core.affinity.attach import attach_matrix
 from core.affinity.roles import product_roles
 from core.affinity.rules import association_rules_frame, ownership_onehot, segment_rules
 from core.affinity.sequencing import time_to_attach
-from core.affinity.suggestions import SUGGESTION_COLUMNS, suggest, suggest_loop
+from core.affinity.suggestions import (
+    SUGGESTION_COLUMNS,
+    _department_contacts,
+    _reason_codes,
+    _top_columns,
+    suggest,
+    suggest_loop,
+)
 from core.frames import SEGMENTS, Portfolio
 from core.settings import resolve
 
@@ -291,3 +298,37 @@ def test_never_an_owned_or_sunset_product_and_ranks_follow_scores() -> None:
     assert (table.groupby("account_id")["score"].diff().dropna() <= 0).all()
     assert table.groupby("account_id")["rank"].apply(lambda r: r.tolist() == list(range(1, len(r) + 1))).all()
     assert table["reason"].str.count(r"\.$").eq(1).all() and table["reason"].str.contains("Product").all()
+
+
+def test_top_columns_is_a_stable_descending_sort_cut_at_k() -> None:
+    board = np.array([[1.0, 3.0, 3.0, -np.inf], [-np.inf] * 4, [2.0, 5.0, 1.0, 0.0]])
+    order, valid = _top_columns(board.copy(), 3)
+    assert order[0].tolist() == [1, 2, 0] and valid[0].tolist() == [True, True, True]
+    assert valid[1].tolist() == [False, False, False]
+    assert order[2].tolist() == [1, 0, 2] and valid[2].all()
+    order, valid = _top_columns(board.copy(), 9)
+    assert order.shape == (3, 4) and valid.sum(axis=1).tolist() == [3, 0, 4]
+
+
+def test_reason_codes_clean_each_text_and_blank_means_none() -> None:
+    raw = pd.Series([" Usage up 20%. ", "Usage up 20%", None, "", "Seats full."], dtype="str")
+    codes, texts = _reason_codes(raw)
+    looked_up = [([""] + texts)[c] for c in codes]
+    assert looked_up == ["Usage up 20%", "Usage up 20%", "", "", "Seats full"]
+    assert codes[0] == codes[1] and codes[2] == codes[3] == 0
+
+
+def test_department_contacts_ignore_case_spaces_and_unknown_accounts() -> None:
+    contacts = pd.DataFrame(
+        {
+            "account_id": ["a1", "a1", "a2", "zz", "a3"],
+            "department": [" marketing ", None, "IT", "IT", "Legal"],
+        }
+    )
+    departments = np.array(["Marketing", "IT", "Marketing", None], dtype=object)
+    found = _department_contacts(contacts, pd.Index(["a1", "a2", "a3"]), departments)
+    assert found.tolist() == [
+        [True, False, True, False],
+        [False, True, False, False],
+        [False, False, False, False],
+    ]

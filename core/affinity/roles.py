@@ -311,9 +311,11 @@ def _arr_matrix(
     cols = positions_in(held["product_id"], pd.Index(products))
     ok = (rows >= 0) & (cols >= 0)
     arr = 12.0 * pd.to_numeric(held["mrr"], errors="coerce").fillna(0.0).to_numpy(dtype="float64")
-    matrix = np.zeros((len(accounts), len(products)))
-    np.add.at(matrix, (rows[ok], cols[ok]), arr[ok])
-    return matrix
+    # bincount sums in the same order as np.add.at, a few times faster (and is int64 when empty).
+    cells = np.bincount(
+        rows[ok] * len(products) + cols[ok], weights=arr[ok], minlength=len(accounts) * len(products)
+    )
+    return cells.astype("float64", copy=False).reshape(len(accounts), len(products))
 
 
 def _count_between(

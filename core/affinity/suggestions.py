@@ -275,9 +275,8 @@ def _suggest_arrays(book: _Book, rules: _Rules, top_k: int, settings: Mapping[st
     score = np.minimum(100.0, 100.0 * rules.strength[rule] * timing * factor)
 
     board = np.full((n_accounts, max(int(counts.max(initial=0)), 1)), -np.inf)
-    board[acc, within] = score
-    order = np.argsort(-board, axis=1, kind="stable")[:, :top_k]
-    valid = np.take_along_axis(board, order, axis=1) > -np.inf
+    board[acc, within] = np.where(np.isnan(score), -np.inf, score)  # NaN: sorted below -inf, never chosen
+    order, valid = _top_columns(board, top_k)
     chosen = ((np.cumsum(counts) - counts)[:, None] + order)[valid]
     ranks = np.broadcast_to(np.arange(1, order.shape[1] + 1), order.shape)[valid]
 
@@ -322,6 +321,25 @@ def _strings(values: np.ndarray, at: np.ndarray) -> pd.Series:
     return pd.Series(pa.array(values, type=pa.large_string()).take(at), dtype="str")
 
 
+def _top_columns(board: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``top_k`` highest columns, highest first, ties to the lower column, and which are not -inf.
+
+    The same order as a stable descending row sort cut at ``top_k``, found by ``top_k`` argmax passes
+    (argmax returns the first of equal values): a full sort of every row costs several times more.
+    Overwrites ``board``.
+    """
+    rows = np.arange(len(board))
+    width = min(top_k, board.shape[1])
+    order = np.empty((len(board), width), dtype=np.intp)
+    valid = np.empty((len(board), width), dtype=bool)
+    for step in range(width):
+        column = np.argmax(board, axis=1)
+        order[:, step] = column
+        valid[:, step] = board[rows, column] > -np.inf
+        board[rows, column] = -np.inf
+    return order, valid
+
+
 def _ranges(lengths: np.ndarray) -> np.ndarray:
     """0, 1, ..., n-1 for each n in ``lengths``, concatenated."""
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -351,11 +369,12 @@ def _last_antecedent(
     held_days: np.ndarray, slots: np.ndarray, acc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each candidate, the antecedent product the account got most recently (ties: lowest id), and its days held."""
+    flat, row_start = held_days.ravel(), acc * held_days.shape[1]
     best_days = np.full(len(acc), np.inf)
     best = np.full(len(acc), -1, dtype=np.int64)
     for column in range(slots.shape[1]):
         product = slots[:, column]
-        days = np.where(product >= 0, held_days[acc, np.maximum(product, 0)], np.inf)
+        days = np.where(product >= 0, flat[row_start + np.maximum(product, 0)], np.inf)
         newer = days < best_days
         best = np.where(newer, product, best)
         best_days = np.where(newer, days, best_days)
@@ -399,12 +418,20 @@ def _best_rules(owned: np.ndarray, segment: np.ndarray, rules: _Rules) -> np.nda
             open_cells = _open_for_all(keys, sets, codes)
         useful = _drop_dominated(table, keys)[ante_id, rules.consequent[in_set]] == in_set
         present = np.bincount(segment, minlength=codes) > 0
+        rule_rows, key_rows = in_set[useful][::-1], ante_id[useful][::-1]
+        targets = rules.consequent[rule_rows]
+        needs = open_cells[key_rows, :, targets] & present if rule_set == "all" else present[None, :]
+        needs = np.broadcast_to(needs, (len(rule_rows), codes))
+        wanted, everywhere = needs.any(axis=1), (needs == present).all(axis=1)
         groups_of: dict[int, list[np.ndarray]] = {}
-        for rule, key in zip(in_set[useful][::-1], ante_id[useful][::-1], strict=True):
-            product = rules.consequent[rule]
-            need = open_cells[key, :, product] & present if rule_set == "all" else present
-            if not need.any():
-                continue
+        for rule, key, product, whole, need in zip(
+            rule_rows[wanted].tolist(),
+            key_rows[wanted].tolist(),
+            targets[wanted].tolist(),
+            everywhere[wanted].tolist(),
+            needs[wanted],
+            strict=True,
+        ):
             split = groups_of.get(key)
             if split is None:
                 items = sorted((p for p in rules.slots[rule] if p >= 0), key=lambda p: rarity[p])
@@ -414,10 +441,11 @@ def _best_rules(owned: np.ndarray, segment: np.ndarray, rules: _Rules) -> np.nda
                 by_code = segment[rows]
                 split = [rows] + ([rows[by_code == c] for c in range(codes)] if rule_set == "all" else [])
                 groups_of[key] = split
-            if rule_set != "all" or (need == present).all():
-                choice[product, split[0]] = rule
+            # choice[product][rows] (a row view) assigns several times faster than choice[product, rows].
+            if whole:
+                choice[product][split[0]] = rule
             else:
-                choice[product, np.concatenate([split[c + 1] for c in np.flatnonzero(need)])] = rule
+                choice[product][np.concatenate([split[c + 1] for c in np.flatnonzero(need)])] = rule
     return choice.T
 
 
@@ -465,20 +493,38 @@ class _Texts:
 
     def __init__(self, book: _Book, rules: _Rules) -> None:
         self.book, self.rules = book, rules
-        self._phrases: dict[int, str] = {}
+        self.names = [str(n) for n in book.names]
+        self.ready_pieces = ["" if i == 0 else "; " + t for i, t in enumerate(book.ready_texts)]
 
     def rule_phrase(self, rule: int) -> str:
-        if rule not in self._phrases:
-            names = [str(self.book.names[p]) for p in _antecedent_of(self.rules, rule)]
-            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-            rule_set = str(self.rules.rule_set[rule])
+        return self.rule_phrases(np.asarray([rule]))[0]
+
+    def rule_phrases(self, rule_ids: np.ndarray) -> list[str]:
+        """'48% of smb accounts with A and B also own C (lift 1.9, 14,130 accounts)' for each rule.
+
+        The rule fields are read as Python lists: indexing numpy arrays one rule at a time costs
+        more than the formatting.
+        """
+        rules, names = self.rules, self.names
+        fields = zip(
+            rules.slots[rule_ids].tolist(),
+            rules.rule_set[rule_ids].tolist(),
+            rules.consequent[rule_ids].tolist(),
+            rules.confidence[rule_ids].tolist(),
+            rules.lift[rule_ids].tolist(),
+            rules.count[rule_ids].tolist(),
+            strict=True,
+        )
+        phrases = []
+        for slots, rule_set, consequent, confidence, lift, count in fields:
+            held = [names[p] for p in slots if p >= 0]
+            joined = held[0] if len(held) == 1 else ", ".join(held[:-1]) + " and " + held[-1]
             who = "accounts" if rule_set == "all" else f"{rule_set} accounts"
-            self._phrases[rule] = (
-                f"{self.rules.confidence[rule]:.0%} of {who} with {joined} also own "
-                f"{self.book.names[self.rules.consequent[rule]]} (lift {self.rules.lift[rule]:.1f}, "
-                f"{int(self.rules.count[rule]):,} accounts)"
+            phrases.append(
+                f"{confidence:.0%} of {who} with {joined} also own {names[consequent]} "
+                f"(lift {lift:.1f}, {count:,} accounts)"
             )
-        return self._phrases[rule]
+        return phrases
 
     @staticmethod
     def gap_piece(gap: float) -> str:
@@ -493,7 +539,7 @@ class _Texts:
         return f"; needs a buyer in {department} — no contact there yet"
 
     def ready_piece(self, index: int) -> str:
-        return "" if index == 0 else "; " + self.book.ready_texts[index]
+        return self.ready_pieces[index]
 
     def reasons(
         self,
@@ -507,8 +553,8 @@ class _Texts:
     ) -> pd.Series:
         """The sentences for many suggestions at once: pieces looked up by index, joined by Arrow."""
         rule_ids, rule_at = np.unique(rule, return_inverse=True)
-        phrase = pa.array([self.rule_phrase(int(r)) for r in rule_ids]).take(rule_at)
-        name = pa.array([str(n) for n in self.book.names]).take(last)
+        phrase = pa.array(self.rule_phrases(rule_ids)).take(rule_at)
+        name = pa.array(self.names).take(last)
         months = np.clip(months, 0, None)
         month_texts = pa.array([months_text(m) for m in range(int(months.max(initial=0)) + 1)])
         gap_months = np.where(np.isnan(gap), -1, np.rint(np.nan_to_num(gap) / DAYS_PER_MONTH)).astype(
@@ -518,7 +564,7 @@ class _Texts:
         gap_texts = pa.array(["" if g < 0 else ", typical gap " + months_text(int(g)) for g in gap_ids])
         n = len(self.book.products)
         department = pa.array([self.department_piece(p % n, bool(p // n)) for p in range(2 * n)])
-        ready = pa.array([self.ready_piece(i) for i in range(len(self.book.ready_texts))])
+        ready = pa.array(self.ready_pieces)
         joined = pc.binary_join_element_wise(
             phrase,
             "; this account has had ",
@@ -695,15 +741,16 @@ def _department_contacts(contacts: pd.DataFrame, accounts: pd.Index, departments
     found = np.zeros((len(accounts), len(departments)), dtype=bool)
     if contacts is None or len(contacts) == 0 or not {"account_id", "department"} <= set(contacts.columns):
         return found
-    keys = [d.casefold() if d else "" for d in departments]
-    people = contacts.dropna(subset=["department"])
-    codes, names = pd.factorize(people["department"].astype(str))
+    columns_of: dict[str, list[int]] = {}
+    for column, department in enumerate(departments):
+        if department:
+            columns_of.setdefault(department.casefold(), []).append(column)
+    codes, names = pd.factorize(contacts["department"])  # missing -> -1, matching nothing
     normal = np.asarray([str(n).strip().casefold() for n in names] + [""], dtype=object)
-    rows = positions_in(people["account_id"], accounts)
-    for column, key in enumerate(keys):
-        if key:
-            matching = np.flatnonzero(normal == key)
-            found[rows[np.isin(codes, matching) & (rows >= 0)], column] = True
+    rows = positions_in(contacts["account_id"], accounts)
+    for key, columns in columns_of.items():
+        people = np.isin(codes, np.flatnonzero(normal == key)) & (rows >= 0)
+        found[np.ix_(rows[people], columns)] = True
     return found
 
 
@@ -746,9 +793,21 @@ def _readiness(readiness: pd.DataFrame | None, accounts: pd.Index, products: pd.
     ok = (rows >= 0) & (cols >= 0) & readiness["ready"].notna().to_numpy()
     state[rows[ok], cols[ok]] = readiness["ready"].to_numpy(dtype=object)[ok].astype(bool).astype(np.int8)
     if "readiness_reason" in readiness.columns:
-        raw = readiness["readiness_reason"].astype(object).fillna("").astype(str).str.strip().str.rstrip(".")
-        codes, uniques = pd.factorize(raw.to_numpy(dtype=object)[ok])
-        lookup = np.asarray([0 if u == "" else i + 1 for i, u in enumerate(uniques)], dtype=np.int32)
-        texts += [str(u) for u in uniques]
-        reason[rows[ok], cols[ok]] = lookup[codes] if len(codes) else 0
+        codes, distinct = _reason_codes(readiness["readiness_reason"])
+        texts += distinct
+        reason[rows[ok], cols[ok]] = codes[ok]
     return {"ready_state": state, "ready_reason": reason, "ready_texts": texts}
+
+
+def _reason_codes(reasons: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's reason, stripped and without its full stop, as 1 + its index in the distinct texts (0: none).
+
+    Reasons repeat across rows, so each distinct value is cleaned once rather than every row
+    being turned into a Python string and back.
+    """
+    codes, uniques = pd.factorize(reasons)  # missing -> -1, which picks the appended ""
+    distinct = pd.Series(np.append(uniques.to_numpy(dtype=object), ""), dtype=object)
+    cleaned = distinct.fillna("").astype(str).str.strip().str.rstrip(".")
+    text_of_unique, texts = pd.factorize(cleaned)
+    number = np.where(texts == "", 0, np.arange(1, len(texts) + 1)).astype(np.int32)
+    return number[text_of_unique][codes], texts.tolist()
