@@ -10,7 +10,17 @@ import pandas as pd
 import pytest
 from test_scoring_book import AS_OF, account, book, random_usage, sub, usage
 
-from core.scoring.features import FEATURE_COLUMNS, account_features, join_text, usage_features
+from core.scoring.features import (
+    FEATURE_COLUMNS,
+    account_features,
+    concat,
+    fmt_num,
+    fmt_price,
+    join_text,
+    per_distinct,
+    pick,
+    usage_features,
+)
 from core.store.features_sql import usage_features_sql
 
 SCHEMA = (
@@ -193,3 +203,41 @@ def test_join_text_matches_pandas_join_per_group() -> None:
     groups = pd.Series(rng.integers(0, 300, 2_000))
     pd.testing.assert_series_equal(join_text(many, groups, ", "), many.groupby(groups).agg(", ".join))
     assert join_text(values.iloc[:0], keys.iloc[:0], ";").empty
+
+
+def test_concat_joins_each_rows_parts_and_repeats_plain_strings() -> None:
+    words = np.array([" product", " products"], dtype=object)
+    joined = concat("Owns ", pd.Series(["1", "12"]), words)
+    assert joined.dtype == object and joined.tolist() == ["Owns 1 product", "Owns 12 products"]
+    only = concat("x", pd.Series(["a", "b", "c"]), rows=np.array([True, False, True]))
+    assert only.tolist() == ["xa", "xc"]
+    assert concat("x", pd.Series([], dtype=object)).tolist() == []
+
+
+def test_pick_keeps_text_as_python_strings() -> None:
+    picked = pick(np.array([True, False]), "a long sentence", pd.Series(["", "b"]).to_numpy())
+    assert picked.dtype == object and picked.tolist() == ["a long sentence", "b"]
+
+
+def test_per_distinct_builds_each_distinct_row_once_and_spreads_it_back() -> None:
+    keys = pd.DataFrame(
+        {
+            "n": [1.0, 2.0, 1.0, np.nan, 0.0, -0.0, 2.0, np.nan],
+            "unit": ["a", "b", "a", "a", "a", "a", "c", "a"],
+        }
+    )
+    built: list[int] = []
+
+    def build(k: pd.DataFrame) -> np.ndarray:
+        built.append(len(k))
+        return concat(fmt_num(k["n"]), " ", k["unit"])
+
+    # (1,a) (2,b) (nan,a) (0,a) (-0,a) (2,c): six distinct rows, -0.0 kept apart from 0.0
+    assert per_distinct(build, keys).tolist() == ["1 a", "2 b", "1 a", " a", "0 a", "0 a", "2 c", " a"]
+    assert built == [6]
+    assert per_distinct(build, keys).tolist() == build(keys).tolist()
+
+
+def test_fmt_price_drops_only_a_trailing_double_zero() -> None:
+    prices = pd.Series([40.0, 1234.5, np.nan, 0.004, 12.05])
+    assert fmt_price(prices).tolist() == ["40", "1,234.50", "", "0", "12.05"]

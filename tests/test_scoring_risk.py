@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_scoring_book import AS_OF, SETTINGS, account, book, sub, usage, usage_rows
 
 from core.scoring.features import account_features, usage_features
-from core.scoring.risk import breadth_churn_history, risk_scores
+from core.scoring.risk import breadth_churn_history, earned_reasons, risk_scores
 from core.settings import resolve
 
 DAY = pd.Timedelta(days=1)
@@ -174,3 +175,10 @@ def test_seat_utilisation_counts_only_users_of_seat_licensed_products() -> None:
         parts(components, "S").loc["seat_utilisation", "reason"]
         == "Only 75% of licensed seats active (3 of 4)"
     )
+
+
+def test_earned_reasons_biggest_first_ties_in_component_order() -> None:
+    points = np.array([[0.0, 5.0, 2.0, 5.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 3.0, 0.0]])
+    reasons = np.array([list("abcd"), list("efgh"), list("ijkl")], dtype=object)
+    joined = earned_reasons(points, reasons)
+    assert joined.dtype == object and joined.tolist() == ["b; d; c", "", "k; i"]

@@ -16,16 +16,20 @@ import pandas as pd
 from core.frames import Portfolio
 from core.scoring.features import (
     as_text,
-    choose,
+    concat,
     first_per_account,
     fmt_money,
     fmt_num,
     fmt_pct,
+    fmt_price,
     lookup,
+    per_distinct,
+    pick,
     positions,
 )
 from core.scoring.risk import (
     EXPANSION_COMPONENTS,
+    USAGE_KEYS,
     Components,
     change,
     month_end,
@@ -38,6 +42,7 @@ from core.scoring.risk import (
 AXIS = "expansion"
 COMPONENTS = EXPANSION_COMPONENTS
 SUGGESTION_COLUMNS = ("account_id", "product_id", "score", "confidence", "lift", "reason")
+PRICED_COLUMNS = ("account_id", "product_id", "rank", "score", "confidence", "lift")
 READINESS_COLUMNS = ("account_id", "product_id", "ready", "readiness_reason")
 TOP_SUGGESTIONS = 3
 CONFIDENCE_FULL = 0.5  # a 50% attach probability earns the full likelihood half of the suggestions weight
@@ -52,9 +57,18 @@ DORMANT_MIN = 2
 
 def top_suggestions(suggestions: pd.DataFrame, top: int = TOP_SUGGESTIONS) -> pd.DataFrame:
     """The account's best ``top`` suggestions, best first (by rank when given, else by score)."""
+    _check_suggestions(suggestions)
+    return _best_ranked(suggestions, top)
+
+
+def _check_suggestions(suggestions: pd.DataFrame) -> None:
     missing = [c for c in SUGGESTION_COLUMNS if c not in suggestions.columns]
     if missing:
         raise ValueError(f"suggestions lack column(s) {', '.join(missing)}")
+
+
+def _best_ranked(suggestions: pd.DataFrame, top: int) -> pd.DataFrame:
+    """``top_suggestions`` without the column check, so a caller can pass only the columns it reads."""
     if "rank" in suggestions.columns:
         return suggestions[suggestions["rank"] <= top].reset_index(drop=True)
     frame = suggestions.sort_values(["account_id", "score", "product_id"], ascending=[True, False, True])
@@ -96,12 +110,12 @@ def _suggestions(f: pd.DataFrame, valued: pd.DataFrame, names: pd.Series, curren
     )
     count = np.bincount(at[known], minlength=len(f))
     first = valued[known & (valued["rank"] == 1).to_numpy()]
-    pick = positions(f["account_id"], first["account_id"])
+    best_at = positions(f["account_id"], first["account_id"])
     best = pd.DataFrame(
         {
-            "product_id": np.append(as_text(first["product_id"]).to_numpy(), np.nan)[pick],
+            "product_id": np.append(as_text(first["product_id"]).to_numpy(), np.nan)[best_at],
             **{
-                c: np.append(first[c].to_numpy(dtype="float64"), np.nan)[pick]
+                c: np.append(first[c].to_numpy(dtype="float64"), np.nan)[best_at]
                 for c in ("confidence", "lift", "expected_arr", "list_price", "seats")
             },
         },
@@ -112,28 +126,32 @@ def _suggestions(f: pd.DataFrame, valued: pd.DataFrame, names: pd.Series, curren
     size = (total / (VALUE_FULL_SHARE * arr)).where(arr > 0, np.where(total > 0, 1.0, 0.0)).clip(0, 1)
     severity = 0.5 * (confidence / CONFIDENCE_FULL).clip(0, 1) + 0.5 * size.fillna(0)
     product = as_text(best["product_id"])
-    reason = (
-        "Best next product "
-        + lookup(product, names).fillna(product).fillna("")
-        + ": "
-        + fmt_pct(confidence)
-        + " of similar accounts own it (lift "
-        + fmt_num(best["lift"], 1)
-        + "), expected "
-        + fmt_money(best["expected_arr"], currency, 3)
-        + " a year ("
-        + fmt_pct(confidence)
-        + " × "
-        + fmt_num(best["list_price"], 2).str.removesuffix(".00")
-        + " × "
-        + fmt_num(best["seats"])
-        + choose(best["seats"].eq(1), " seat", " seats", f.index)
-        + " × 12)"
+    named = lookup(product, names).fillna(product).fillna("")
+    together = concat(", top ", str(TOP_SUGGESTIONS), " together ", fmt_money(total, currency, 3), " a year")
+    share = pick(arr > 0, concat(", ", fmt_pct(total / arr), " of ARR"), "")
+    suggested = product.notna().to_numpy()
+    reason = np.full(len(f), "No product suggestion for this account", dtype=object)
+    reason[suggested] = concat(
+        "Best next product ",
+        named,
+        ": ",
+        fmt_pct(confidence),
+        " of similar accounts own it (lift ",
+        fmt_num(best["lift"], 1),
+        "), expected ",
+        fmt_money(best["expected_arr"], currency, 3),
+        " a year (",
+        fmt_pct(confidence),
+        " × ",
+        fmt_price(best["list_price"]),
+        " × ",
+        fmt_num(best["seats"]),
+        pick(best["seats"].eq(1), " seat", " seats"),
+        " × 12)",
+        pick(count > 1, together, ""),
+        share,
+        rows=suggested,
     )
-    together = ", top " + str(TOP_SUGGESTIONS) + " together " + fmt_money(total, currency, 3) + " a year"
-    share = (", " + fmt_pct(total / arr) + " of ARR").where(arr > 0, "")
-    reason = reason + together.where(count > 1, "") + share
-    reason = reason.where(product.notna(), "No product suggestion for this account")
     return severity, total, reason, product.fillna("")
 
 
@@ -152,44 +170,71 @@ def _seats(f: pd.DataFrame, names: pd.Series, portfolio: Portfolio):
     )
     price_year = (f["seat_arr"] / f["seat_count"]).where(f["seat_count"] > 0, list_price * 12).fillna(0.0)
     product = as_text(f["sat_product_id"])
-    reason = (
-        lookup(product, names).fillna(product).fillna("")
-        + ": "
-        + fmt_num(f["sat_users"])
-        + " of "
-        + fmt_num(f["sat_seats"])
-        + " licensed seats active ("
-        + fmt_pct(used)
-        + ")"
-    )
-    short = ", about " + fmt_num(sat_extra) + " more seats would bring it back to 80%"
-    reason = (reason + short.where(saturated, "")).where(used.notna(), "No seat data")
+    keys = f[["sat_product_id", "sat_users", "sat_seats", "sat_utilisation"]].assign(sat_extra=sat_extra)
+    reason = per_distinct(lambda k: _seats_reason(k, names), keys)
     return severity, reason, product.where(severity > 0).fillna(""), extra, extra * price_year, hc_extra
+
+
+def _seats_reason(k: pd.DataFrame, names: pd.Series) -> np.ndarray:
+    used = k["sat_utilisation"]
+    product = as_text(k["sat_product_id"])
+    reason = concat(
+        lookup(product, names).fillna(product).fillna(""),
+        ": ",
+        fmt_num(k["sat_users"]),
+        " of ",
+        fmt_num(k["sat_seats"]),
+        " licensed seats active (",
+        fmt_pct(used),
+        ")",
+    )
+    short = concat(", about ", fmt_num(k["sat_extra"]), " more seats would bring it back to 80%")
+    reason = concat(reason, pick(used >= SATURATION_FULL, short, ""))
+    return pick(used.notna(), reason, "No seat data")
 
 
 def _headcount(f: pd.DataFrame, hc_extra: pd.Series):
     growth = f["headcount_growth"]
     severity = (growth / GROWTH_FULL).clip(0, 1).fillna(0)
-    reason = trend_phrase("Headcount", growth, f["employees"], f["employees_prev"]) + " in a year"
-    seats = (
-        ", at the same ratio about "
-        + fmt_num(hc_extra)
-        + " more seats ("
-        + fmt_num(f["seat_count"])
-        + " → "
-        + fmt_num(f["seat_count"] + hc_extra)
-        + ")"
+    keys = f[["headcount_growth", "employees", "employees_prev", "seat_count"]].assign(hc_extra=hc_extra)
+    return severity, per_distinct(_headcount_reason, keys)
+
+
+def _headcount_reason(k: pd.DataFrame) -> np.ndarray:
+    growth, seat_count, hc_extra = k["headcount_growth"], k["seat_count"], k["hc_extra"]
+    seats = concat(
+        ", at the same ratio about ",
+        fmt_num(hc_extra),
+        " more seats (",
+        fmt_num(seat_count),
+        " → ",
+        fmt_num(seat_count + hc_extra),
+        ")",
     )
-    reason = reason + seats.where((hc_extra > 0) & (f["seat_count"] > 0), "")
-    return severity, reason.where(growth.notna(), "No headcount history")
+    reason = concat(
+        trend_phrase("Headcount", growth, k["employees"], k["employees_prev"]),
+        " in a year",
+        pick((hc_extra > 0) & (seat_count > 0), seats, ""),
+    )
+    return pick(growth.notna(), reason, "No headcount history")
+
+
+def _best_usage_change(k: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Users' and key events' change and the better of the two, for both the points and the sentence."""
+    users, events = change(k["users_recent"], k["users_prev"]), change(k["events_recent"], k["events_prev"])
+    return users, events, np.fmax(users, events)
 
 
 def _usage_growth(f: pd.DataFrame):
-    users, events = change(f["users_recent"], f["users_prev"]), change(f["events_recent"], f["events_prev"])
-    best = np.fmax(users, events)
+    best = _best_usage_change(f)[2]
     severity = (best / USAGE_GROWTH_FULL).clip(0, 1).fillna(0)
-    reason = usage_phrase(f, users, events)
-    return severity, best, reason.where(best.notna(), "No usage to compare (needs 6 months of history)")
+    return severity, best, per_distinct(_usage_growth_reason, f[USAGE_KEYS])
+
+
+def _usage_growth_reason(k: pd.DataFrame) -> np.ndarray:
+    users, events, best = _best_usage_change(k)
+    reason = usage_phrase(k, users, events)
+    return pick(best.notna(), reason, "No usage to compare (needs 6 months of history)")
 
 
 def _readiness(f: pd.DataFrame, readiness: pd.DataFrame | None, best_product: pd.Series):
@@ -200,7 +245,9 @@ def _readiness(f: pd.DataFrame, readiness: pd.DataFrame | None, best_product: pd
     missing = [c for c in READINESS_COLUMNS if c not in readiness.columns]
     if missing:
         raise ValueError(f"readiness lacks column(s) {', '.join(missing)}")
-    ready = readiness[readiness["ready"].fillna(False).astype(bool).to_numpy()]
+    # Long sentences are taken only for the rows that state them, not for every flagged row.
+    flagged = np.flatnonzero(readiness["ready"].fillna(False).astype(bool).to_numpy())
+    ready = readiness[["account_id", "product_id"]].take(flagged)
     at = positions(ready["account_id"], f["account_id"])
     product = as_text(ready["product_id"]).to_numpy()
     is_best = product == np.append(best_product.to_numpy(dtype=object), "")[at]
@@ -208,7 +255,7 @@ def _readiness(f: pd.DataFrame, readiness: pd.DataFrame | None, best_product: pd
     accounts, rows = first_per_account(at, ~is_best, product_order)
     count = np.bincount(at[at >= 0], minlength=len(f))
     reason = np.full(len(f), "No readiness signal for any product", dtype=object)
-    reason[accounts] = as_text(ready["readiness_reason"]).to_numpy()[rows]
+    reason[accounts] = as_text(readiness["readiness_reason"].take(flagged[rows])).to_numpy()
     chosen = np.full(len(f), "", dtype=object)
     chosen[accounts] = product[rows]
     severity = pd.Series((count > 0).astype(float), index=f.index)
@@ -223,26 +270,40 @@ def _readiness(f: pd.DataFrame, readiness: pd.DataFrame | None, best_product: pd
 def _sentiment(f: pd.DataFrame):
     nps, positive = f["nps_latest"], f["positive_90d"]
     severity = (PROMOTER_SHARE * nps.ge(9).astype(float) + POSITIVE_SHARE * positive).clip(0, 1)
-    nps_text = "Latest NPS " + fmt_num(nps) + choose(nps >= 9, " (promoter)", "", f.index)
-    nps_text = nps_text.where(nps.notna(), "No NPS in the last year")
-    plural = choose(positive.eq(1), " positive activity", " positive activities", f.index)
-    reason = nps_text + ", " + fmt_num(positive) + plural + " in the last 90 days"
+    reason = per_distinct(_sentiment_reason, f[["nps_latest", "positive_90d"]])
     evidence = f[["nps_latest_at", "last_positive_at"]].max(axis=1)
     return severity, reason, evidence
 
 
+def _sentiment_reason(k: pd.DataFrame) -> np.ndarray:
+    nps, positive = k["nps_latest"], k["positive_90d"]
+    nps_text = concat("Latest NPS ", fmt_num(nps), pick(nps >= 9, " (promoter)", ""))
+    nps_text = pick(nps.notna(), nps_text, "No NPS in the last year")
+    plural = pick(positive.eq(1), " positive activity", " positive activities")
+    return concat(nps_text, ", ", fmt_num(positive), plural, " in the last 90 days")
+
+
 def _reactivation(f: pd.DataFrame):
     dormant = f["dormant_months_before_recent"]
-    back = (dormant >= DORMANT_MIN) & (f["logins_recent"] > 0)
+    back = _came_back(f)
     severity = (dormant / 3).clip(0, 1).where(back, 0.0).fillna(0)
-    reason = (
-        "Back after "
-        + fmt_num(dormant)
-        + " months without logins: "
-        + fmt_num(f["logins_recent"])
-        + " logins in the last 3 months"
+    return severity, per_distinct(_reactivation_reason, f[["dormant_months_before_recent", "logins_recent"]])
+
+
+def _came_back(k: pd.DataFrame) -> pd.Series:
+    """Shared by the points and the sentence: logins again after two or more dormant months."""
+    return (k["dormant_months_before_recent"] >= DORMANT_MIN) & (k["logins_recent"] > 0)
+
+
+def _reactivation_reason(k: pd.DataFrame) -> np.ndarray:
+    reason = concat(
+        "Back after ",
+        fmt_num(k["dormant_months_before_recent"]),
+        " months without logins: ",
+        fmt_num(k["logins_recent"]),
+        " logins in the last 3 months",
     )
-    return severity, reason.where(back, "No comeback after a dormant spell")
+    return pick(_came_back(k), reason, "No comeback after a dormant spell")
 
 
 def expansion_scores(
@@ -278,7 +339,9 @@ def expansion_scores(
     ids = f["account_id"]
     names = product_names(portfolio)
     usage_seen = month_end(f["latest_period"])
-    valued = suggestion_values(top_suggestions(suggestions), portfolio, f)
+    _check_suggestions(suggestions)
+    priced = suggestions[[c for c in PRICED_COLUMNS if c in suggestions.columns]]
+    valued = suggestion_values(_best_ranked(priced, TOP_SUGGESTIONS), portfolio, f)
 
     axis = Components(ids, AXIS)
     severity, suggestion_arr, reason, best = _suggestions(f, valued, names, currency)

@@ -8,6 +8,8 @@ past cutoff for the trust measurement.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -433,6 +435,13 @@ def fmt_money(values, currency: str, digits: int = 0) -> pd.Series:
     return _format_unique(values, text, significant)
 
 
+def fmt_price(values) -> pd.Series:
+    """Prices to the cent without a trailing '.00': 1,234.5 -> 1,234.50, 40 -> 40 (empty where missing)."""
+    return _format_unique(
+        values, lambda v: f"{v:,.2f}".removesuffix(".00"), lambda v: v.astype(float).round(2)
+    )
+
+
 def fmt_date(values) -> pd.Series:
     """Dates as YYYY-MM-DD (empty where missing)."""
     return _format_unique(pd.to_datetime(pd.Series(values)), lambda v: v.strftime("%Y-%m-%d"))
@@ -456,6 +465,51 @@ def lookup(keys, table: pd.Series) -> pd.Series:
     return pd.Series(values[at], index=keys.index, dtype="object")
 
 
-def choose(condition, yes, no, index: pd.Index) -> pd.Series:
-    """Words picked per row, as plain Python strings."""
-    return pd.Series(np.where(condition, yes, no), index=index, dtype="object")
+def pick(condition, yes, no) -> np.ndarray:
+    """``np.where`` on text, kept as Python strings: numpy would copy every row padded to the longest."""
+    return np.where(condition, np.asarray(yes, dtype=object), np.asarray(no, dtype=object))
+
+
+def _exact(column: pd.Series):
+    """A float column as its bit patterns, so -0.0 and 0.0, which print differently, are told apart."""
+    if not (isinstance(column.dtype, np.dtype) and column.dtype.kind == "f"):
+        return column
+    values = column.to_numpy()
+    return values.view(f"i{values.dtype.itemsize}")
+
+
+def per_distinct(build, keys: pd.DataFrame) -> np.ndarray:
+    """``build`` run once per distinct row of ``keys``, its sentences spread back to every row.
+
+    Reasons repeat: 100,000 renewals fall on a few hundred dates, so building each
+    distinct sentence once saves most of the string work. ``build`` must read
+    nothing but ``keys``; it gets the distinct rows (first occurrences, in order,
+    indexed 0..m-1) and returns their sentences. Floats are told apart bit by bit,
+    so -0.0 and 0.0, which print differently, never share a sentence.
+    """
+    rows = np.zeros(len(keys), dtype=np.int64)
+    for _, column in keys.items():
+        codes, distinct = pd.factorize(_exact(column))
+        rows = pd.factorize(rows * (len(distinct) + 1) + codes + 1)[0]
+    first = np.unique(rows, return_index=True)[1]
+    sentences = np.asarray(build(keys.take(first).reset_index(drop=True)), dtype=object)
+    return sentences[rows]
+
+
+def concat(*parts, rows: np.ndarray | None = None) -> np.ndarray:
+    """Each row's parts joined into one sentence; a plain string part is repeated on every row.
+
+    One ``str.join`` per row builds each sentence once, where chaining ``+`` over
+    object series builds every intermediate string, two to three times the work.
+    With ``rows`` (a boolean mask) only those rows are joined. At least one part
+    must be a column. Returns an object array of Python strings.
+    """
+    columns = [
+        part
+        if isinstance(part, str)
+        else np.asarray(part, dtype=object)[slice(None) if rows is None else rows]
+        for part in parts
+    ]
+    n = next(len(column) for column in columns if not isinstance(column, str))
+    columns = [repeat(column, n) if isinstance(column, str) else column for column in columns]
+    return np.array(list(map("".join, zip(*columns))), dtype=object)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.frames import Portfolio, owned_as_of
-from core.scoring.features import as_text, choose, fmt_date, fmt_num, fmt_pct, lookup
+from core.scoring.features import as_text, concat, fmt_date, fmt_num, fmt_pct, lookup, per_distinct, pick
 
 AXIS = "risk"
 COMPONENTS = (
@@ -58,6 +58,8 @@ NEGATIVE_TICKETS_FULL = 4
 CHAMPION_QUIET_DAYS = 90
 SHRINK_FULL = 0.2
 HISTORY_MIN_ACCOUNTS = 20
+# The columns a usage sentence reads: sentences are built once per distinct combination of them.
+USAGE_KEYS = ["users_recent", "users_prev", "events_recent", "events_prev"]
 
 
 def normalised_weights(
@@ -106,10 +108,11 @@ class Components:
         severity = (
             np.clip(np.nan_to_num(np.asarray(severity, dtype=float), nan=0.0), 0.0, 1.0) + 0.0
         )  # no -0.0
-        products = (
-            np.full(n, "", dtype=object) if product_id is None else np.asarray(product_id, dtype=object)
-        )
-        products = np.where(pd.isna(products), "", products)
+        if product_id is None:
+            products = np.full(n, "", dtype=object)
+        else:
+            products = np.asarray(product_id, dtype=object)
+            products = np.where(pd.isna(products), "", products)
         evidence = (
             np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
             if evidence_at is None
@@ -155,24 +158,27 @@ class Components:
     def summary(self, score_name: str, reasons_name: str) -> pd.DataFrame:
         """Score = sum of points; reasons = sentences of the components that earned points, biggest first."""
         points = np.column_stack(self.columns["points"])
-        reasons = np.column_stack(self.columns["reason"])
-        rows, cols = np.nonzero(points > 0)
-        earned = points[rows, cols]
-        order = np.lexsort((cols, -earned, rows))
-        rows, cols = rows[order], cols[order]
-        joined = np.full(len(points), "", dtype=object)
-        if len(rows):
-            pieces = reasons[rows, cols] + "; "
-            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            text = np.add.reduceat(pieces, starts)
-            joined[rows[starts]] = [t[:-2] for t in text]
+        reasons = earned_reasons(points, np.column_stack(self.columns["reason"]))
         return pd.DataFrame(
             {
                 "account_id": self.ids,
                 score_name: np.round(np.clip(points.sum(axis=1), 0, 100), 1),
-                reasons_name: pd.Series(joined, dtype="object"),
+                reasons_name: pd.Series(reasons, dtype="object"),
             }
         )
+
+
+def earned_reasons(points: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+    """Per row, the sentences of components with points, biggest first (ties in component order), '; '-joined.
+
+    Points are never negative, so a stable descending sort of each row puts the
+    earning components first and one ``str.join`` per row does the rest.
+    """
+    order = np.argsort(-points, axis=1, kind="stable")
+    earned = np.take_along_axis(points, order, axis=1) > 0
+    ranked = np.take_along_axis(reasons, order, axis=1)[earned].tolist()
+    ends = np.cumsum(earned.sum(axis=1)).tolist()
+    return np.array(["; ".join(ranked[start:end]) for start, end in zip([0, *ends[:-1]], ends)], dtype=object)
 
 
 def change(recent: pd.Series, prev: pd.Series) -> pd.Series:
@@ -184,19 +190,21 @@ def trend_phrase(
     label: str | pd.Series, ratio: pd.Series, recent: pd.Series, prev: pd.Series, decimals: int = 0
 ) -> pd.Series:
     """'Active users down 42% (61 → 35)' for each account; empty where there is no comparison."""
-    direction = choose(ratio < -0.005, " down ", np.where(ratio > 0.005, " up ", " flat"), ratio.index)
-    size = fmt_pct(ratio.abs()).where(ratio.abs() >= 0.005, "")
-    text = label + direction + size
-    text = text + " (" + fmt_num(prev, decimals) + " → " + fmt_num(recent, decimals) + ")"
-    return text.where(ratio.notna(), "")
+    direction = pick(ratio < -0.005, " down ", pick(ratio > 0.005, " up ", " flat"))
+    size = pick(ratio.abs() >= 0.005, fmt_pct(ratio.abs()), "")
+    text = concat(
+        label, direction, size, " (", fmt_num(prev, decimals), " → ", fmt_num(recent, decimals), ")"
+    )
+    return pd.Series(pick(ratio.notna(), text, ""), index=ratio.index, dtype="object")
 
 
 def usage_phrase(f: pd.DataFrame, users: pd.Series, events: pd.Series) -> pd.Series:
     """'Active users down 42% (61 → 35), key events up 5% (…) (last 3 months vs the 3 before)'."""
     users_text = trend_phrase("Active users", users, f["users_recent"], f["users_prev"])
-    events_label = choose(users.isna(), "Key events", ", key events", f.index)
+    events_label = pick(users.isna(), "Key events", ", key events")
     events_text = trend_phrase(events_label, events, f["events_recent"], f["events_prev"])
-    return users_text + events_text + " (last 3 months vs the 3 before)"
+    text = concat(users_text, events_text, " (last 3 months vs the 3 before)")
+    return pd.Series(text, index=f.index, dtype="object")
 
 
 def month_end(period: pd.Series) -> pd.Series:
@@ -241,80 +249,135 @@ def breadth_churn_history(portfolio: Portfolio, as_of: pd.Timestamp) -> dict[str
     }
 
 
-def _usage_trend(f: pd.DataFrame, names: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+def _decline_severity(worst: pd.Series) -> pd.Series:
+    """Shared by the points and the sentence, which names the product only when points were earned."""
+    return (-worst / DECLINE_FULL).clip(0, 1).fillna(0)
+
+
+def _usage_trend(f: pd.DataFrame, names: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray, pd.Series]:
     users, events = change(f["users_recent"], f["users_prev"]), change(f["events_recent"], f["events_prev"])
     worst = np.fmin(users, events)
-    severity = (-worst / DECLINE_FULL).clip(0, 1).fillna(0)
-    reason = usage_phrase(f, users, events)
+    severity = _decline_severity(worst)
     product = as_text(f["decline_product_id"]).where(severity > 0)
-    steepest = (
-        ", steepest drop in "
-        + lookup(product, names).fillna(product).fillna("")
-        + " ("
-        + fmt_num(f["decline_users_prev"])
-        + " → "
-        + fmt_num(f["decline_users_recent"])
-        + " users)"
-    )
-    reason = reason + steepest.where(product.notna(), "")
-    reason = reason.where(worst.notna(), "No usage to compare (needs 6 months of history)")
+    keys = f[[*USAGE_KEYS, "decline_product_id", "decline_users_prev", "decline_users_recent"]]
+    reason = per_distinct(lambda k: _usage_trend_reason(k, names), keys)
     return severity, worst, reason, product.fillna("")
 
 
-def _seat_utilisation(f: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    used = f["utilisation"]
-    severity = ((UTILISATION_OK - used) / (UTILISATION_OK - UTILISATION_FLOOR)).clip(0, 1).fillna(0)
-    lead = choose(severity > 0, "Only ", "", f.index)
-    reason = (
-        lead
-        + fmt_pct(used)
-        + " of licensed seats active ("
-        + fmt_num(f["seated_users_latest"])
-        + " of "
-        + fmt_num(f["seats_latest"])
-        + ")"
+def _usage_trend_reason(k: pd.DataFrame, names: pd.Series) -> np.ndarray:
+    users, events = change(k["users_recent"], k["users_prev"]), change(k["events_recent"], k["events_prev"])
+    worst = np.fmin(users, events)
+    product = as_text(k["decline_product_id"]).where(_decline_severity(worst) > 0)
+    steepest = concat(
+        ", steepest drop in ",
+        lookup(product, names).fillna(product).fillna(""),
+        " (",
+        fmt_num(k["decline_users_prev"]),
+        " → ",
+        fmt_num(k["decline_users_recent"]),
+        " users)",
     )
-    return severity, reason.where(used.notna(), "No seat data")
+    reason = concat(usage_phrase(k, users, events), pick(product.notna(), steepest, ""))
+    return pick(worst.notna(), reason, "No usage to compare (needs 6 months of history)")
 
 
-def _renewal(f: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _utilisation_severity(used: pd.Series) -> pd.Series:
+    """Shared by the points and the sentence, which says 'Only' when points were earned."""
+    return ((UTILISATION_OK - used) / (UTILISATION_OK - UTILISATION_FLOOR)).clip(0, 1).fillna(0)
+
+
+def _seat_utilisation(f: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    keys = f[["utilisation", "seated_users_latest", "seats_latest"]]
+    return _utilisation_severity(f["utilisation"]), per_distinct(_seat_utilisation_reason, keys)
+
+
+def _seat_utilisation_reason(k: pd.DataFrame) -> np.ndarray:
+    used = k["utilisation"]
+    reason = concat(
+        pick(_utilisation_severity(used) > 0, "Only ", ""),
+        fmt_pct(used),
+        " of licensed seats active (",
+        fmt_num(k["seated_users_latest"]),
+        " of ",
+        fmt_num(k["seats_latest"]),
+        ")",
+    )
+    return pick(used.notna(), reason, "No seat data")
+
+
+def _renewal(f: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
     days = f["days_to_renewal"]
     severity = ((RENEWAL_HORIZON_DAYS - days) / RENEWAL_HORIZON_DAYS).clip(0, 1).fillna(0)
-    reason = "Renewal in " + fmt_num(days) + " days (" + fmt_date(f["renewal_date"]) + ")"
-    reason = reason.where(days.ne(1), "Renewal tomorrow (" + fmt_date(f["renewal_date"]) + ")")
-    return severity, reason.where(days.notna(), "No renewal date ahead (evergreen or not set)")
+    return severity, per_distinct(_renewal_reason, f[["days_to_renewal", "renewal_date"]])
 
 
-def _engagement(f: pd.DataFrame, has_data: bool) -> tuple[pd.Series, pd.Series]:
-    days = f["days_since_touch"]
+def _renewal_reason(k: pd.DataFrame) -> np.ndarray:
+    days = k["days_to_renewal"]
+    lead = pick(days.eq(1), "Renewal tomorrow (", concat("Renewal in ", fmt_num(days), " days ("))
+    reason = concat(lead, fmt_date(k["renewal_date"]), ")")
+    return pick(days.notna(), reason, "No renewal date ahead (evergreen or not set)")
+
+
+def _engagement_severity(days: pd.Series, has_data: bool) -> pd.Series:
+    """Shared by the points and the sentence, which words a quiet spell differently from a recent contact."""
     severity = ((days - CONTACT_GRACE_DAYS) / (CONTACT_FULL_DAYS - CONTACT_GRACE_DAYS)).clip(0, 1)
-    severity = severity.fillna(1.0 if has_data else 0.0)
-    quiet = "No contact for " + fmt_num(days) + " days (last " + fmt_date(f["last_touch_at"]) + ")"
-    fresh = "Last contact " + fmt_num(days) + " days ago (" + fmt_date(f["last_touch_at"]) + ")"
-    reason = quiet.where(severity > 0, fresh)
+    return severity.fillna(1.0 if has_data else 0.0)
+
+
+def _engagement(f: pd.DataFrame, has_data: bool) -> tuple[pd.Series, np.ndarray]:
+    keys = f[["days_since_touch", "last_touch_at"]]
+    reason = per_distinct(lambda k: _engagement_reason(k, has_data), keys)
+    return _engagement_severity(f["days_since_touch"], has_data), reason
+
+
+def _engagement_reason(k: pd.DataFrame, has_data: bool) -> np.ndarray:
+    days = k["days_since_touch"]
+    quiet = _engagement_severity(days, has_data) > 0
+    reason = concat(
+        pick(quiet, "No contact for ", "Last contact "),
+        fmt_num(days),
+        pick(quiet, " days (last ", " days ago ("),
+        fmt_date(k["last_touch_at"]),
+        ")",
+    )
     missing = "No recorded contact or meeting" if has_data else "No contact or activity data imported"
-    return severity, reason.where(days.notna(), missing)
+    return pick(days.notna(), reason, missing)
 
 
-def _sentiment(f: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _sentiment(f: pd.DataFrame) -> tuple[pd.Series, np.ndarray, pd.Series]:
     tickets = f["neg_tickets_90d"]
     nps = f["nps_latest"]
     severity = ((tickets / NEGATIVE_TICKETS_FULL).clip(0, 1) + ((7 - nps) / 4).clip(0, 1).fillna(0)).clip(
         0, 1
     )
-    plural = choose(tickets.eq(1), " negative ticket", " negative tickets", f.index)
-    ticket_text = fmt_num(tickets) + plural + " in the last 90 days"
-    ticket_text = ticket_text.where(tickets > 0, "No negative tickets in the last 90 days")
-    label = choose(nps <= 6, "detractor", np.where(nps >= 9, "promoter", "passive"), f.index)
-    nps_text = ", latest NPS " + fmt_num(nps) + " (" + label + ", " + fmt_date(f["nps_latest_at"]) + ")"
+    reason = per_distinct(_sentiment_reason, f[["neg_tickets_90d", "nps_latest", "nps_latest_at"]])
     evidence = f[["last_negative_at", "nps_latest_at"]].max(axis=1)
-    return severity, ticket_text + nps_text.where(nps.notna(), ""), evidence
+    return severity, reason, evidence
 
 
-def _breadth(f: pd.DataFrame, history: dict[str, float]) -> tuple[pd.Series, pd.Series]:
-    n = f["n_products"]
-    severity = pd.Series(np.select([n.eq(1), n.eq(2)], [1.0, 0.5], 0.0), index=f.index)
-    owns = "Owns " + fmt_num(n) + choose(n.eq(1), " product", " products", f.index)
+def _sentiment_reason(k: pd.DataFrame) -> np.ndarray:
+    tickets, nps = k["neg_tickets_90d"], k["nps_latest"]
+    plural = pick(tickets.eq(1), " negative ticket", " negative tickets")
+    ticket_text = concat(fmt_num(tickets), plural, " in the last 90 days")
+    ticket_text = pick(tickets > 0, ticket_text, "No negative tickets in the last 90 days")
+    label = pick(nps <= 6, "detractor", pick(nps >= 9, "promoter", "passive"))
+    nps_text = concat(", latest NPS ", fmt_num(nps), " (", label, ", ", fmt_date(k["nps_latest_at"]), ")")
+    return concat(ticket_text, pick(nps.notna(), nps_text, ""))
+
+
+def _breadth_severity(n: pd.Series) -> np.ndarray:
+    """Shared by the points and the sentence, which explains the risk only when points were earned."""
+    return np.select([n.eq(1), n.eq(2)], [1.0, 0.5], 0.0)
+
+
+def _breadth(f: pd.DataFrame, history: dict[str, float]) -> tuple[pd.Series, np.ndarray]:
+    severity = pd.Series(_breadth_severity(f["n_products"]), index=f.index)
+    return severity, per_distinct(lambda k: _breadth_reason(k, history), f[["n_products"]])
+
+
+def _breadth_reason(k: pd.DataFrame, history: dict[str, float]) -> np.ndarray:
+    n = k["n_products"]
+    owns = concat("Owns ", fmt_num(n), pick(n.eq(1), " product", " products"))
     if np.isfinite(history["ratio"]):
         fact = (
             f", single-product customers here churned {history['ratio']:.1f}x as often as multi-product ones "
@@ -322,36 +385,45 @@ def _breadth(f: pd.DataFrame, history: dict[str, float]) -> tuple[pd.Series, pd.
         )
     else:
         fact = ", single-product customers churn more often than multi-product ones"
-    reason = (owns + fact).where(n.eq(1), owns + ", a narrow footprint").where(severity > 0, owns)
-    return severity, reason.where(n > 0, "Owns no product today")
+    detail = pick(_breadth_severity(n) > 0, pick(n.eq(1), fact, ", a narrow footprint"), "")
+    return pick(n > 0, concat(owns, detail), "Owns no product today")
 
 
-def _buying_centre(f: pd.DataFrame, has_contacts: bool) -> tuple[pd.Series, pd.Series]:
-    no_dm = ~f["has_decision_maker"]
-    quiet_days = f["champion_quiet_days"]
-    champion_gap = ~f["has_champion"] | quiet_days.isna() | (quiet_days > CHAMPION_QUIET_DAYS)
-    severity = 0.5 * no_dm.astype(float) + 0.5 * champion_gap.astype(float)
-    dm_text = choose(no_dm, "No decision-maker contact", "Decision maker on record", f.index)
-    champ = choose(
-        ~f["has_champion"],
-        "no champion named",
-        np.where(quiet_days.isna(), "champion never contacted", "champion last contacted "),
-        f.index,
-    )
-    champ = champ + (fmt_num(quiet_days) + " days ago").where(f["has_champion"] & quiet_days.notna(), "")
-    reason = dm_text + ", " + champ
+def _buying_centre(f: pd.DataFrame, has_contacts: bool) -> tuple[pd.Series, pd.Series | np.ndarray]:
     if not has_contacts:
         return pd.Series(0.0, index=f.index), pd.Series(
             "No contact data imported", index=f.index, dtype="object"
         )
-    return severity, reason
+    no_dm = ~f["has_decision_maker"]
+    quiet_days = f["champion_quiet_days"]
+    champion_gap = ~f["has_champion"] | quiet_days.isna() | (quiet_days > CHAMPION_QUIET_DAYS)
+    severity = 0.5 * no_dm.astype(float) + 0.5 * champion_gap.astype(float)
+    keys = f[["has_decision_maker", "has_champion", "champion_quiet_days"]]
+    return severity, per_distinct(_buying_centre_reason, keys)
 
 
-def _headcount(f: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _buying_centre_reason(k: pd.DataFrame) -> np.ndarray:
+    has_champion, quiet_days = k["has_champion"], k["champion_quiet_days"]
+    dm_text = pick(k["has_decision_maker"], "Decision maker on record", "No decision-maker contact")
+    champ = pick(
+        has_champion,
+        pick(quiet_days.isna(), "champion never contacted", "champion last contacted "),
+        "no champion named",
+    )
+    quiet_for = pick(has_champion & quiet_days.notna(), concat(fmt_num(quiet_days), " days ago"), "")
+    return concat(dm_text, ", ", champ, quiet_for)
+
+
+def _headcount(f: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
     growth = f["headcount_growth"]
     severity = (-growth / SHRINK_FULL).clip(0, 1).fillna(0)
-    reason = trend_phrase("Headcount", growth, f["employees"], f["employees_prev"]) + " in a year"
-    return severity, reason.where(growth.notna(), "No headcount history")
+    return severity, per_distinct(_headcount_reason, f[["headcount_growth", "employees", "employees_prev"]])
+
+
+def _headcount_reason(k: pd.DataFrame) -> np.ndarray:
+    growth = k["headcount_growth"]
+    reason = concat(trend_phrase("Headcount", growth, k["employees"], k["employees_prev"]), " in a year")
+    return pick(growth.notna(), reason, "No headcount history")
 
 
 def risk_scores(
