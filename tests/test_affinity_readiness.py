@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.affinity import readiness
 from core.affinity.readiness import (
     MAGIC_COLUMNS,
     PROOF_NOTE,
@@ -625,3 +626,120 @@ def test_seat_saturation_counts_only_users_of_seat_licensed_products() -> None:
     summed["seated_users"] = 8.0
     snap = signal_snapshot(portfolio, summed, pd.Timestamp("2024-06-15")).set_index("account_id")
     assert snap.loc["S1", "seat_saturation"] == pytest.approx(0.8)
+
+
+# -- the vectorised internals, against hand counts ----------------------------------------------------------
+
+
+def test_an_activity_naming_its_own_product_is_one_mention() -> None:
+    """Product_id and subject naming the same product count once; naming another product adds that one."""
+    accounts = pd.DataFrame({"account_id": ["M1"], "name": ["M1"], "segment": "smb"})
+    activities = pd.DataFrame(
+        {
+            "account_id": ["M1", "M1", "M1"],
+            "date": pd.to_datetime(["2024-05-02", "2024-05-03", "2024-06-01"]),
+            "kind": "ticket",
+            "subject": ["Journeys question", "journeys and analytics", "help"],
+            "product_id": ["JRN", "ANL", "JRN"],
+        }
+    )
+    portfolio = Portfolio(
+        accounts=accounts,
+        products=products_frame(),
+        subscriptions=pd.DataFrame([subscription("M1", "CORE", "2023-01-01")]),
+        activities=activities,
+    )
+    usage = pd.DataFrame(
+        [("M1", m, 5.0, 10.0, 5.0, 5.0) for m in pd.date_range("2024-01-01", periods=6, freq="MS")],
+        columns=["account_id", "period", "active_users", "licensed_seats", "logins", "key_events"],
+    )
+    snap = signal_snapshot(portfolio, usage, pd.Timestamp("2024-06-15")).set_index("account_id")
+    assert snap.loc["M1", "capability_mentions:JRN"] == 3  # once per activity: both ways, subject, id
+    assert snap.loc["M1", "capability_mentions:ANL"] == 1  # by product_id and by subject: once
+
+
+def test_cell_sums_place_or_add_alike() -> None:
+    """One row per cell is placed, several are added: both give 0.0 for -0.0 and NaN for no number."""
+    placed = readiness._cell_sums(np.array([0, 2, 3]), np.array([-0.0, 1.5, np.nan]), 5, single=True)
+    added = readiness._cell_sums(np.array([0, 2, 3]), np.array([-0.0, 1.5, np.nan]), 5, single=False)
+    for sums in (placed, added):
+        assert sums[0] == 0.0 and not np.signbit(sums[0])
+        assert sums[2] == 1.5
+        assert np.isnan(sums[[1, 3, 4]]).all()
+    summed = readiness._cell_sums(np.array([2, 2, 2]), np.array([1.5, 2.5, np.nan]), 5, single=False)
+    assert summed[2] == 4.0 and np.isnan(summed[[0, 1, 3, 4]]).all()
+
+
+def test_best_splits_count_both_directions_from_one_pass() -> None:
+    """40 non-owners at values 1-4 (10 each), buyers 6, 1, 1, 0; two owners at 1 and three NaNs left out.
+
+    "<= 1": 10 accounts and 6 buyers pass, 30 and 2 do not. ">= 2" passes 30 (over half the 40), the
+    higher thresholds have fewer buyers per account above. The negated signal finds the same split as ">= -1".
+    """
+    values = np.repeat([1.0, 2.0, 3.0, 4.0], 10)
+    bought = np.zeros(40, dtype=bool)
+    bought[[0, 1, 2, 3, 4, 5, 10, 20]] = True
+    population = np.ones(40, dtype=bool)
+    values = np.concatenate([values, [1.0, 1.0, np.nan, np.nan, np.nan]])
+    bought = np.concatenate([bought, [True, False, True, False, False]])
+    population = np.concatenate([population, [False, False, True, True, True]])
+    cells = readiness._Cells.of(population[:, None], (bought & population)[:, None])
+    for signal, direction, threshold in (("active_users", "<=", 1.0), ("usage_growth", ">=", -1.0)):
+        sign = 1.0 if direction == "<=" else -1.0
+        found = readiness._best_splits(sign * values, cells, signal, pd.Index(["P"]), 5, 3)
+        assert list(found["direction"]) == [direction] and list(found["threshold"]) == [threshold]
+        assert [
+            found[c][0] for c in ("buyers_above", "accounts_above", "buyers_below", "accounts_below")
+        ] == [
+            6,
+            10,
+            2,
+            30,
+        ]
+        assert found["lift"][0] == pytest.approx((6 / 10) / (2 / 30))
+
+
+def test_non_owner_means_count_an_overlapping_owner_once() -> None:
+    """The monthly series Granger tests, by hand, Jan-Jun 2024 month-ends.
+
+    A owns P and Q through two subscriptions overlapping in February (owner at Jan-Mar ends), B from
+    May; D's usage starts in March. Non-owning customers' active users (A 10, B 20, C 30, D 40):
+    Jan, Feb (20 + 30) / 2; Mar (20 + 30 + 40) / 3; Apr all four, 100 / 4; May, Jun (10 + 30 + 40) / 3.
+    Mentions of Q count for three months: C's three in January (Jan-Mar), A's in February (while an
+    owner) and April, D's in February (a customer from March): Jan, Feb 3 / 2; Mar (3 + 1) / 3;
+    Apr (A 2 + D 1) / 4; May, Jun A's 1 / 3.
+    """
+    months = pd.date_range("2024-01-01", periods=6, freq="MS")
+    ids = ["A", "B", "C", "D"]
+    accounts = pd.DataFrame({"account_id": ids, "name": ids, "segment": "smb"})
+    products = pd.DataFrame({"product_id": ["P", "Q"], "name": ["Pe", "Qu"], "family": ["F1", "F2"]})
+    subs = []
+    for product in ("P", "Q"):
+        first = subscription("A", product, "2023-12-01", status="churned")
+        second = subscription("A", product, "2024-02-10", status="churned")
+        first["churned_at"], second["churned_at"] = pd.Timestamp("2024-03-15"), pd.Timestamp("2024-04-20")
+        subs += [first, second, subscription("B", product, "2024-05-05")]
+    portfolio = Portfolio(accounts=accounts, products=products, subscriptions=pd.DataFrame(subs))
+    users = {"A": 10.0, "B": 20.0, "C": 30.0, "D": 40.0}
+    usage = pd.DataFrame(
+        [(a, m, users[a], 50.0, 5.0, 5.0) for a in ids for m in months if a != "D" or m.month >= 3],
+        columns=["account_id", "period", "active_users", "licensed_seats", "logins", "key_events"],
+    )
+    events = pd.DataFrame(
+        {
+            "account": [2, 2, 2, 0, 0, 3],
+            "product": 1,
+            "date": pd.to_datetime(
+                ["2024-01-05", "2024-01-15", "2024-01-25", "2024-02-10", "2024-04-05", "2024-02-01"]
+            ),
+        }
+    )
+    index, codes = readiness._account_index(portfolio), readiness._product_index(portfolio)
+    panel = readiness._build_panel(usage, index, months[0], months[-1])
+    subscriptions = readiness._subscription_arrays(portfolio, index, codes)
+    ownership = readiness._ownership_by_month(subscriptions, readiness._month_ends(months), len(index))
+    tested = pd.DataFrame({"product_id": ["P", "Q"], "signal": ["active_users", "capability_mentions"]})
+    signals = {"active_users": panel.active_users}
+    means = readiness._non_owner_means(tested, panel, signals, ownership, events, codes)
+    assert means["P"] == pytest.approx([25, 25, 30, 25, 80 / 3, 80 / 3])
+    assert means["Q"] == pytest.approx([1.5, 1.5, 4 / 3, 0.75, 1 / 3, 1 / 3])

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.affinity.rules import check_portfolio
 from core.frames import Portfolio, as_timestamp
@@ -95,6 +97,50 @@ class _Subscriptions:
     purchase: np.ndarray
 
 
+@dataclass
+class _Observations:
+    """Accounts seen at each reference month: one row per account and month, in reference order."""
+
+    account: np.ndarray
+    month: np.ndarray
+    population: np.ndarray  # row x product: did not own the product at the month's end
+    bought: np.ndarray  # row x product: ...and started a purchase of it within the horizon
+
+
+@dataclass
+class _Ownership:
+    """Month-end ownership as spans of grid months [first, stop), sorted by product.
+
+    An account's spans for one product never overlap, so summing over spans counts each owning
+    account once per month.
+    """
+
+    n_months: int
+    account: np.ndarray
+    product: np.ndarray
+    first: np.ndarray
+    stop: np.ndarray
+
+    def of(self, code: int) -> tuple[np.ndarray, np.ndarray]:
+        """The accounts of product ``code``'s spans and, per span, the months it covers (span x month)."""
+        lo, hi = np.searchsorted(self.product, [code, code + 1])
+        month = np.arange(self.n_months)
+        covered = (month >= self.first[lo:hi, None]) & (month < self.stop[lo:hi, None])
+        return self.account[lo:hi], covered
+
+
+@dataclass
+class _FlagGroup:
+    """The accounts one magic row flags for one product, each pointing at one of a few distinct reasons."""
+
+    accounts: np.ndarray
+    product: int
+    ready: bool
+    sentences: np.ndarray
+    which: np.ndarray  # per account: its position in ``sentences``
+    signal: str
+
+
 # -- public ------------------------------------------------------------------------------------------------
 
 
@@ -114,7 +160,7 @@ def signal_snapshot(portfolio: Portfolio, usage_account_monthly: pd.DataFrame, a
     """
     check_portfolio(portfolio)
     _check_usage(usage_account_monthly)
-    return _snapshot(portfolio, usage_account_monthly, as_timestamp(at))[0]
+    return pd.DataFrame(_snapshot(portfolio, usage_account_monthly, as_timestamp(at))[0])
 
 
 def magic_numbers(
@@ -161,34 +207,22 @@ def magic_numbers(
         portfolio, accounts, products, panel.months[0] - pd.DateOffset(months=MENTION_MONTHS), cuts[-1]
     )
 
-    obs_account, obs_month, population, bought, mentions = [], [], [], [], []
-    for j in refs:
-        rows = np.flatnonzero(panel.first_seen <= j)
-        owned = _owned_at(subs, cuts[j].value, len(accounts), len(products))
-        window_end = (cuts[j] + pd.offsets.MonthEnd(horizon)).value
-        buyers = _bought_between(subs, cuts[j].value, window_end, len(accounts), len(products))
-        obs_account.append(rows)
-        obs_month.append(np.full(len(rows), j))
-        population.append(~owned[rows])
-        bought.append(buyers[rows] & ~owned[rows])
-        mentions.append(_mentions_at(events, j, len(accounts), len(products), panel.months[0])[rows])
-    obs_account, obs_month = np.concatenate(obs_account), np.concatenate(obs_month)
-    population, bought = np.concatenate(population), np.concatenate(bought)
-    mentions = np.concatenate(mentions)
-
+    obs = _observations(panel, subs, cuts, refs, horizon, len(products))
     limits = (min_accounts, min_buyers)
-    cells = _Cells(population, bought & population)
+    cells = _Cells.of(obs.population, obs.bought)
     found = [
-        _best_splits(signals[name][obs_account, obs_month], cells, name, products, *limits)
+        _best_splits(signals[name][obs.account, obs.month], cells, name, products, *limits)
         for name in USAGE_SIGNALS
     ]
-    for code in range(len(products)):
-        column = _Cells(population[:, [code]], bought[:, [code]] & population[:, [code]])
-        found.append(_best_splits(mentions[:, code], column, MENTIONS, products[[code]], *limits))
-    found = [f for f in found if len(f)]
+    for code, mentioned in enumerate(
+        _mentions_by_observation(events, obs, panel.months[0], len(accounts), len(products))
+    ):
+        values = np.bincount(mentioned, minlength=len(obs.account)).astype(float)
+        found.append(_best_splits(values, cells.column(code), MENTIONS, products[[code]], *limits))
+    found = [f for f in found if f]
     if not found:
         return _empty_magic()
-    magic = pd.concat(found, ignore_index=True)
+    magic = pd.DataFrame({name: np.concatenate([f[name] for f in found]) for name in found[0]})
     magic = magic.sort_values(
         ["product_id", "strength", "buyers_above", "signal"],
         ascending=[True, False, False, True],
@@ -242,36 +276,25 @@ def readiness_flags(
         zip(portfolio.products["product_id"].astype(str), portfolio.products["name"].astype(str), strict=True)
     )
 
-    parts = []
+    groups = []
     for row in magic.itertuples(index=False):
         code = products.get_loc(row.product_id)
         column = f"{MENTIONS}:{row.product_id}" if row.signal == MENTIONS else row.signal
-        values = snapshot[column].to_numpy(dtype=float)
+        values = snapshot[column]
         with np.errstate(invalid="ignore"):
             passes = values >= row.threshold if row.direction == ">=" else values <= row.threshold
         chosen = np.flatnonzero(passes & open_pairs[:, code])
         open_pairs[chosen, code] = False
-        reasons = _reasons(row, values[chosen], names.get(row.product_id, row.product_id))
-        parts.append((chosen, code, True, reasons, row.signal))
+        sentences, which = _reasons(row, values[chosen], names.get(row.product_id, row.product_id))
+        groups.append(_FlagGroup(chosen, code, True, sentences, which, row.signal))
     if include_not_ready:
         for code in sorted({products.get_loc(p) for p in magic["product_id"]}):
             chosen = np.flatnonzero(open_pairs[:, code])
-            reasons = np.full(len(chosen), "no signal past this product's magic number yet", dtype=object)
-            parts.append((chosen, code, False, reasons, ""))
-    account = np.concatenate([p[0] for p in parts])
-    product = np.concatenate([np.full(len(p[0]), p[1]) for p in parts])
-    order = np.lexsort((product, np.argsort(np.argsort(accounts.to_numpy(), kind="stable"))[account]))
-    return pd.DataFrame(
-        {
-            "account_id": pd.array(accounts.to_numpy()[account[order]], dtype="str"),
-            "product_id": pd.array(products.to_numpy()[product[order]], dtype="str"),
-            "ready": np.concatenate([np.full(len(p[0]), p[2]) for p in parts])[order].astype(bool),
-            "readiness_reason": pd.array(np.concatenate([p[3] for p in parts])[order], dtype="str"),
-            "signal": pd.array(
-                np.concatenate([np.full(len(p[0]), p[4], dtype=object) for p in parts])[order], dtype="str"
-            ),
-        }
-    )
+            sentences = np.array(["no signal past this product's magic number yet"], dtype=object)
+            groups.append(
+                _FlagGroup(chosen, code, False, sentences, np.zeros(len(chosen), dtype=np.int64), "")
+            )
+    return _flags_frame(groups, accounts, products)
 
 
 def granger_precedence(
@@ -319,19 +342,24 @@ def granger_precedence(
     return pvalues[lag], float(lag), note
 
 
-def _snapshot(portfolio: Portfolio, usage: pd.DataFrame, at: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
-    """The snapshot frame, and which accounts had any usage by then (the ones readiness can judge)."""
+def _snapshot(
+    portfolio: Portfolio, usage: pd.DataFrame, at: pd.Timestamp
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The snapshot's columns, and which accounts had any usage by then (the ones readiness can judge)."""
     month = at.to_period("M").to_timestamp()
     accounts, products = _account_index(portfolio), _product_index(portfolio)
     start = month - pd.DateOffset(months=2 * GROWTH_MONTHS - 1)
     panel = _build_panel(usage, accounts, start, month)
     last = len(panel.months) - 1
     signals = _signal_matrices(panel, _team_growth(portfolio, accounts))
-    columns = {"account_id": accounts.to_numpy()} | {name: signals[name][:, last] for name in USAGE_SIGNALS}
-    events = _mention_events(portfolio, accounts, products, panel.months[0], _month_ends(panel.months)[-1])
+    columns = {"account_id": accounts.array} | {name: signals[name][:, last] for name in USAGE_SIGNALS}
+    # only the last MENTION_MONTHS months of activities count
+    events = _mention_events(
+        portfolio, accounts, products, panel.months[-MENTION_MONTHS], _month_ends(panel.months)[-1]
+    )
     mentions = _mentions_at(events, last, len(accounts), len(products), panel.months[0])
-    columns |= {f"{MENTIONS}:{product}": mentions[:, code] for code, product in enumerate(products)}
-    return pd.DataFrame(columns), panel.first_seen <= last
+    columns |= {f"{MENTIONS}:{product}": mentions[code] for code, product in enumerate(products)}
+    return columns, panel.first_seen <= last
 
 
 # -- validation and settings -------------------------------------------------------------------------------
@@ -384,14 +412,46 @@ def _empty_flags() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(FLAG_COLUMNS, types, strict=True)})
 
 
+def _flags_frame(groups: list[_FlagGroup], accounts: pd.Index, products: pd.Index) -> pd.DataFrame:
+    """The flag rows sorted by account_id, product_id.
+
+    Text columns are taken from their few distinct values by position, so no Python string is made
+    or converted per row.
+    """
+    sizes = [len(g.accounts) for g in groups]
+    account = np.concatenate([g.accounts for g in groups])
+    product = np.repeat([g.product for g in groups], sizes)
+    offsets = np.cumsum([0] + [len(g.sentences) for g in groups[:-1]])
+    sentence = np.concatenate([g.which + offset for g, offset in zip(groups, offsets, strict=True)])
+    account_rank = pc.rank(_arrow_text(accounts), sort_keys="ascending", tiebreaker="first").to_numpy()
+    order = np.lexsort((product, account_rank[account]))
+    return pd.DataFrame(
+        {
+            "account_id": _texts_at(accounts, account[order]),
+            "product_id": _texts_at(products, product[order]),
+            "ready": np.repeat([g.ready for g in groups], sizes)[order].astype(bool),
+            "readiness_reason": _texts_at(np.concatenate([g.sentences for g in groups]), sentence[order]),
+            "signal": _texts_at([g.signal for g in groups], np.repeat(np.arange(len(groups)), sizes)[order]),
+        }
+    )
+
+
+def _texts_at(texts: Any, positions: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``texts[positions]`` as a ``str`` array, converting each distinct text once."""
+    return pd.array(texts, dtype="str").take(positions)
+
+
 # -- the panel and its signals -----------------------------------------------------------------------------
 
 
 def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``index`` (-1 when absent), hashing each distinct value once."""
-    codes, distinct = pd.factorize(values.astype("str"))
-    lookup = np.append(index.get_indexer(distinct), -1)
-    return lookup[codes]
+    """Positions of ``values`` in ``index`` (-1 when absent or missing), hashed by Arrow: ids are strings."""
+    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(index), skip_nulls=True)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+    return pa.array(pd.Series(values, copy=False).astype("str")).cast(pa.large_string())
 
 
 def _account_index(portfolio: Portfolio) -> pd.Index:
@@ -407,13 +467,14 @@ def _month_ends(months: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 
 def _month_offsets(dates: pd.Series, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
-    """Whole months from ``origin`` to each date, and which dates are present."""
-    values = dates.to_numpy(dtype="datetime64[ns]")
-    present = ~np.isnat(values)
-    offsets = np.zeros(len(values), dtype=np.int64)
+    """Whole months from ``origin`` to each date, and which dates are present.
+
+    Dates repeat (usage is monthly, activities daily), so each distinct date is converted once.
+    """
+    codes, distinct = pd.factorize(dates)
     base = np.datetime64(origin.to_period("M").to_timestamp(), "M")
-    offsets[present] = (values[present].astype("datetime64[M]") - base).astype(np.int64)
-    return offsets, present
+    months = (distinct.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]") - base).astype(np.int64)
+    return np.append(months, 0)[codes], codes >= 0
 
 
 def _build_panel(usage: pd.DataFrame, accounts: pd.Index, start: pd.Timestamp, end: pd.Timestamp) -> _Panel:
@@ -434,14 +495,30 @@ def _build_panel(usage: pd.DataFrame, accounts: pd.Index, start: pd.Timestamp, e
         if "seated_users" in usage
         else numbers["active_users"].where(numbers["licensed_seats"] > 0)
     )
-    matrices = {}
-    for column, series in numbers.items():
-        values = series.to_numpy(dtype=float)[inside]
-        has = ~np.isnan(values)
-        total = np.bincount(cell[has], weights=values[has], minlength=size)
-        count = np.bincount(cell[has], minlength=size)
-        matrices[column] = np.where(count > 0, total, np.nan).reshape(n_accounts, n_months)
+    single = np.bincount(cell, minlength=size).max(initial=0) <= 1
+    matrices = {
+        column: _cell_sums(cell, series.to_numpy(dtype=float)[inside], size, single).reshape(
+            n_accounts, n_months
+        )
+        for column, series in numbers.items()
+    }
     return _Panel(months=months, first_seen=first_seen, **matrices)
+
+
+def _cell_sums(cell: np.ndarray, values: np.ndarray, size: int, single: bool) -> np.ndarray:
+    """The sum of the non-NaN values per cell, NaN where a cell has none.
+
+    With at most one row per cell (the usual account x month usage) the values are placed rather
+    than summed: a NaN lands as NaN, and adding 0.0 turns -0.0 into 0.0 just as the sum would.
+    """
+    if single:
+        sums = np.full(size, np.nan)
+        sums[cell] = values + 0.0
+        return sums
+    has = ~np.isnan(values)
+    total = np.bincount(cell[has], weights=values[has], minlength=size)
+    count = np.bincount(cell[has], minlength=size)
+    return np.where(count > 0, total, np.nan)
 
 
 def _team_growth(portfolio: Portfolio, accounts: pd.Index) -> np.ndarray:
@@ -508,11 +585,12 @@ def _subscription_arrays(portfolio: Portfolio, accounts: pd.Index, products: pd.
     product = _codes(subs["product_id"], products)
     start = _as_ns(subs["start_date"])
     churned_at = _as_ns(subs["churned_at"])
-    status = subs["status"].astype("str").to_numpy()
-    end = np.where(status == "active", _INT_MAX, np.where(status == "churned", churned_at, _INT_MIN))
+    status = subs["status"].astype("str")
+    active, churned = (status == "active").to_numpy(), (status == "churned").to_numpy()
+    end = np.where(active, _INT_MAX, np.where(churned, churned_at, _INT_MIN))
     end = np.where(end == _INT_MIN, start, end)
     keep = (account >= 0) & (product >= 0) & (start != _INT_MIN)
-    purchase = status != "trial"
+    purchase = (status != "trial").to_numpy()
     return _Subscriptions(account[keep], product[keep], start[keep], end[keep], purchase[keep])
 
 
@@ -532,17 +610,50 @@ def _bought_between(
     return bought
 
 
-def _owned_by_month(subs: _Subscriptions, code: int, cuts: pd.DatetimeIndex, n_accounts: int) -> np.ndarray:
-    """Whether each account owned product ``code`` at each month's end (account x month)."""
-    mine = subs.product == code
+def _ownership_by_month(subs: _Subscriptions, cuts: pd.DatetimeIndex, n_accounts: int) -> _Ownership:
+    """Every subscription's span of owning month-ends, with overlaps within an account and product cut away.
+
+    Sorted by start within each (product, account), a span only adds the months past the furthest
+    end of the spans before it.
+    """
     cut_ns = cuts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    first = np.searchsorted(cut_ns, subs.start[mine], side="left")
-    stop = np.searchsorted(cut_ns, subs.end[mine], side="left")
+    first = np.searchsorted(cut_ns, subs.start, side="left")
+    stop = np.searchsorted(cut_ns, subs.end, side="left")
+    width = len(cuts) + 1  # more than any stop
+    pair = subs.product * n_accounts + subs.account
+    order = np.argsort(pair * width + first)
+    pair, first, stop = pair[order], first[order], stop[order]
+    new_pair = np.diff(pair, prepend=-1) != 0
+    offset = (np.cumsum(new_pair) - 1) * width
+    reach = np.maximum.accumulate(stop + offset) - offset  # furthest end so far within the pair
+    first = np.where(new_pair, first, np.maximum(first, np.roll(reach, 1)))
     spans = first < stop
-    steps = np.zeros((n_accounts, len(cuts) + 1), dtype=np.int32)
-    np.add.at(steps, (subs.account[mine][spans], first[spans]), 1)
-    np.add.at(steps, (subs.account[mine][spans], stop[spans]), -1)
-    return np.cumsum(steps, axis=1)[:, :-1] > 0
+    return _Ownership(
+        len(cuts), pair[spans] % n_accounts, pair[spans] // n_accounts, first[spans], stop[spans]
+    )
+
+
+def _observations(
+    panel: _Panel,
+    subs: _Subscriptions,
+    cuts: pd.DatetimeIndex,
+    refs: list[int],
+    horizon: int,
+    n_products: int,
+) -> _Observations:
+    """Every account with usage by a reference month, at that month, with who could buy what and who did."""
+    n_accounts = len(panel.first_seen)
+    account, month, population, bought = [], [], [], []
+    for j in refs:
+        rows = np.flatnonzero(panel.first_seen <= j)
+        owned = _owned_at(subs, cuts[j].value, n_accounts, n_products)[rows]
+        window_end = (cuts[j] + pd.offsets.MonthEnd(horizon)).value
+        buyers = _bought_between(subs, cuts[j].value, window_end, n_accounts, n_products)[rows]
+        account.append(rows)
+        month.append(np.full(len(rows), j))
+        population.append(~owned)
+        bought.append(buyers & ~owned)
+    return _Observations(*(np.concatenate(parts) for parts in (account, month, population, bought)))
 
 
 # -- mentions ----------------------------------------------------------------------------------------------
@@ -570,26 +681,23 @@ def _mention_events(
     if acts is None or len(acts) == 0 or "account_id" not in acts or "date" not in acts:
         return empty
     dates = pd.to_datetime(acts["date"], errors="coerce")
-    acts = acts[(dates >= start) & (dates <= end)]
-    dates = dates[acts.index]
+    inside = ((dates >= start) & (dates <= end)).to_numpy()
+    acts = acts[[c for c in ("account_id", "product_id", "subject") if c in acts]][inside]
     account = _codes(acts["account_id"], accounts)
-    frames = []
-    if "product_id" in acts:
-        product = _codes(acts["product_id"], products)
-        frames.append(pd.DataFrame({"row": np.arange(len(acts)), "product": product}))
+    row = np.arange(len(acts))
+    product = _codes(acts["product_id"], products) if "product_id" in acts else np.full(len(acts), -1)
     if "subject" in acts and len(acts):
-        frames.append(_subject_mentions(acts["subject"], portfolio.products, products))
-    if not frames:
-        return empty
-    pairs = pd.concat(frames, ignore_index=True)
-    pairs = pairs[pairs["product"] >= 0].drop_duplicates()
-    pairs = pairs[account[pairs["row"].to_numpy()] >= 0]
-    rows = pairs["row"].to_numpy()
+        named_row, named = _subject_mentions(acts["subject"], portfolio.products, products)
+        again = named == product[named_row]  # the activity's own product, named in its subject too
+        row = np.concatenate([row, named_row[~again]])
+        product = np.concatenate([product, named[~again]])
+    keep = (product >= 0) & (account[row] >= 0)
+    row, product = row[keep], product[keep]
     return pd.DataFrame(
         {
-            "account": account[rows].astype(np.int64),
-            "product": pairs["product"].to_numpy(np.int64),
-            "date": dates.to_numpy(dtype="datetime64[ns]")[rows],
+            "account": account[row].astype(np.int64),
+            "product": product.astype(np.int64),
+            "date": dates.to_numpy(dtype="datetime64[ns]")[inside][row],
         }
     )
 
@@ -617,53 +725,81 @@ def _mention_terms(catalogue: pd.DataFrame, products: pd.Index) -> dict[str, set
             terms.setdefault(word, set()).update(codes)
     for term in list(terms):
         for other in terms:
-            if other != term and re.search(rf"(?<![0-9a-z]){re.escape(other)}(?![0-9a-z])", term):
+            if (
+                other != term
+                and other in term
+                and re.search(rf"(?<![0-9a-z]){re.escape(other)}(?![0-9a-z])", term)
+            ):
                 terms[term] = terms[term] | terms[other]
     return terms
 
 
-def _subject_mentions(subjects: pd.Series, catalogue: pd.DataFrame, products: pd.Index) -> pd.DataFrame:
+def _subject_mentions(
+    subjects: pd.Series, catalogue: pd.DataFrame, products: pd.Index
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, product code) for every subject that names a product, matching each distinct subject once."""
     terms = _mention_terms(catalogue, products)
     if not terms:
-        return pd.DataFrame({"row": pd.Series(dtype="int64"), "product": pd.Series(dtype="int64")})
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
     pattern = re.compile(rf"(?<![0-9a-z])(?:{alternatives})(?![0-9a-z])")
-    codes, distinct = pd.factorize(subjects.astype("str").str.lower())
-    found = [
-        (i, code)
-        for i, text in enumerate(distinct)
-        for word in set(pattern.findall(text))
-        for code in terms[word]
+    codes, distinct = pd.factorize(subjects.astype("str"))  # subjects repeat: lower-case each one once
+    lowered = distinct.str.lower()
+    named = [
+        sorted({code for word in set(pattern.findall(text)) for code in terms[word]}) for text in lowered
     ]
-    if not found:
-        return pd.DataFrame({"row": pd.Series(dtype="int64"), "product": pd.Series(dtype="int64")})
-    hits = pd.DataFrame(found, columns=["subject", "product"])
-    rows = pd.DataFrame({"row": np.arange(len(codes)), "subject": codes})
-    return rows.merge(hits, on="subject")[["row", "product"]]
+    # one row per distinct subject, padded with -1; the last row, for a missing subject, names nothing
+    table = np.full((len(named) + 1, max(map(len, named), default=0)), -1, dtype=np.int64)
+    for i, named_codes in enumerate(named):
+        table[i, : len(named_codes)] = named_codes
+    rows = np.arange(len(codes))
+    named_rows, named_products = [rows[:0]], [rows[:0]]
+    for nth in table.T:  # each subject's nth product: only rows that named an (n-1)th can name one
+        product = nth[codes[rows]]
+        named = product >= 0
+        rows, product = rows[named], product[named]
+        named_rows.append(rows)
+        named_products.append(product)
+    return np.concatenate(named_rows), np.concatenate(named_products)
 
 
 def _mentions_at(
     events: pd.DataFrame, j: int, n_accounts: int, n_products: int, origin: pd.Timestamp
 ) -> np.ndarray:
-    """Mentions per account and product in the ``MENTION_MONTHS`` months ending with grid month ``j``."""
+    """Mentions per product and account (product x account, so a product's row is contiguous) in the
+    ``MENTION_MONTHS`` months ending with grid month ``j``.
+    """
     month, _ = _month_offsets(events["date"], origin)
     hit = (month <= j) & (month > j - MENTION_MONTHS)
-    cell = events["account"].to_numpy()[hit] * n_products + events["product"].to_numpy()[hit]
-    return np.bincount(cell, minlength=n_accounts * n_products).reshape(n_accounts, n_products).astype(float)
+    cell = events["product"].to_numpy()[hit] * n_accounts + events["account"].to_numpy()[hit]
+    counts = np.zeros(n_products * n_accounts)
+    np.add.at(counts, cell, 1.0)
+    return counts.reshape(n_products, n_accounts)
 
 
-def _mentions_by_month(
-    events: pd.DataFrame, code: int, n_accounts: int, months: pd.DatetimeIndex
-) -> np.ndarray:
-    mine = events[events["product"] == code]
-    month, _ = _month_offsets(mine["date"], months[0])
-    width = len(months) + MENTION_MONTHS
-    month = month + MENTION_MONTHS
-    ok = (month >= 0) & (month < width)
-    cell = mine["account"].to_numpy()[ok] * width + month[ok]
-    counts = np.bincount(cell, minlength=n_accounts * width).reshape(n_accounts, width)
-    running = np.concatenate([np.zeros((n_accounts, 1)), np.cumsum(counts, axis=1)], axis=1)
-    return running[:, MENTION_MONTHS + 1 :] - running[:, 1:-MENTION_MONTHS]
+def _mentions_by_observation(
+    events: pd.DataFrame, obs: _Observations, origin: pd.Timestamp, n_accounts: int, n_products: int
+) -> list[np.ndarray]:
+    """For each product, the observation row each of its mentions counts toward (repeated per mention).
+
+    A row counts the mentions of the ``MENTION_MONTHS`` months ending with its month. Mentions are
+    few next to rows x products, so they are listed rather than counted into a dense matrix.
+    """
+    month, _ = _month_offsets(events["date"], origin)
+    account, product = events["account"].to_numpy(), events["product"].to_numpy()
+    row_of = np.full(n_accounts, -1)
+    rows, products = [row_of[:0]], [row_of[:0]]
+    for j in np.unique(obs.month):
+        mine = np.flatnonzero(obs.month == j)
+        row_of[:] = -1
+        row_of[obs.account[mine]] = mine
+        hit = np.flatnonzero((month <= j) & (month > j - MENTION_MONTHS))
+        at = row_of[account[hit]]
+        rows.append(at[at >= 0])
+        products.append(product[hit][at >= 0])
+    rows, products = np.concatenate(rows), np.concatenate(products)
+    order = np.argsort(products, kind="stable")
+    return np.split(rows[order], np.searchsorted(products[order], np.arange(1, n_products)))
 
 
 # -- thresholds --------------------------------------------------------------------------------------------
@@ -690,21 +826,43 @@ def _candidates(values: np.ndarray) -> np.ndarray:
     return np.unique(np.round(rounded, 12))
 
 
+@dataclass
 class _Cells:
-    """The (row, product) cells of the population and of its buyers, found once for every signal."""
+    """The (row, product) cells left out of the population and those of its buyers, found once.
 
-    def __init__(self, population: np.ndarray, buyers: np.ndarray) -> None:
-        self.width = population.shape[1]
-        self.population = np.nonzero(population)
-        self.buyers = np.nonzero(buyers)
+    Owners are few next to non-owners, so the population per bin is every row in it less the owners:
+    counting the few cells rather than the many.
+    """
+
+    width: int
+    left_out: tuple[np.ndarray, np.ndarray]
+    buyers: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, population: np.ndarray, buyers: np.ndarray) -> _Cells:
+        """The cells of (row x product) tables, listed product by product."""
+        left_out, buyers = np.nonzero(~population.T), np.nonzero(buyers.T)
+        return cls(population.shape[1], left_out[::-1], buyers[::-1])
+
+    def column(self, code: int) -> _Cells:
+        """One product's cells, as a table one column wide (for a signal that differs by product)."""
+        return _Cells(1, _in_column(self.left_out, code), _in_column(self.buyers, code))
 
     def per_bin(self, bins: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
         """Population and buyer counts per bin of the signal (rows of the result) and product."""
-        tables = []
-        for rows, cols in (self.population, self.buyers):
-            flat = bins[rows] * self.width + cols
-            tables.append(np.bincount(flat, minlength=n_bins * self.width).reshape(n_bins, self.width))
-        return tables[0], tables[1]
+        everyone = np.bincount(bins, minlength=n_bins)[:, None]
+        return everyone - self._count(self.left_out, bins, n_bins), self._count(self.buyers, bins, n_bins)
+
+    def _count(self, cells: tuple[np.ndarray, np.ndarray], bins: np.ndarray, n_bins: int) -> np.ndarray:
+        rows, cols = cells
+        flat = bins[rows] * self.width + cols
+        return np.bincount(flat, minlength=n_bins * self.width).reshape(n_bins, self.width)
+
+
+def _in_column(cells: tuple[np.ndarray, np.ndarray], code: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = cells
+    lo, hi = np.searchsorted(cols, [code, code + 1])
+    return rows[lo:hi], np.zeros(hi - lo, dtype=np.int64)
 
 
 def _best_splits(
@@ -714,35 +872,32 @@ def _best_splits(
     products: pd.Index,
     min_accounts: int,
     min_buyers: int,
-) -> pd.DataFrame:
-    """The best threshold on one signal for each product column.
+) -> dict[str, np.ndarray]:
+    """The best threshold on one signal for each product column, as the columns of the magic frame.
 
-    Each observation falls in a bin between candidate thresholds, so the counts on either side of
-    every threshold, for every product, are running sums of one bincount. Candidates are ranked by
+    Each observation falls in a bin, between two candidate thresholds or on one, so the counts on
+    either side of every threshold, in both directions and for every product, are running sums of
+    one bincount. Candidates are ranked by
     lift shrunk toward the base rate with ``min_accounts`` pseudo-accounts per side, so a small side
     with no buyers cannot win on an infinite lift; the reported lift is the exact one.
     """
     valid = ~np.isnan(values)
     if not valid.any():
-        return pd.DataFrame()
+        return {}
     thresholds = _candidates(values[valid])
     n = len(thresholds)
-    discard = n + 1
-    at_least = np.where(valid, np.searchsorted(thresholds, values, side="right"), discard)
-    pop_bins, buy_bins = cells.per_bin(at_least, n + 2)
-    total_accounts, total_buyers = pop_bins[: n + 1].sum(axis=0), buy_bins[: n + 1].sum(axis=0)
-    sides = {
-        ">=": (
-            total_accounts - np.cumsum(pop_bins[:n], axis=0),
-            total_buyers - np.cumsum(buy_bins[:n], axis=0),
-        )
-    }
+    # bin 2k: between thresholds k-1 and k; bin 2k+1: equal to threshold k; bin 2n+1: no value
+    below = np.searchsorted(thresholds, values, side="left")
+    bins = 2 * below + (thresholds[np.minimum(below, n - 1)] == values)
+    bins[~valid] = 2 * n + 1
+    pop_bins, buy_bins = cells.per_bin(bins, 2 * n + 2)
+    pop_upto, buy_upto = np.cumsum(pop_bins[: 2 * n + 1], axis=0), np.cumsum(buy_bins[: 2 * n + 1], axis=0)
+    total_accounts, total_buyers = pop_upto[-1], buy_upto[-1]
+    sides = {">=": (total_accounts - pop_upto[: 2 * n : 2], total_buyers - buy_upto[: 2 * n : 2])}
     if signal not in ONE_SIDED:
-        at_most = np.where(valid, np.searchsorted(thresholds, values, side="left"), discard)
-        pop_bins, buy_bins = cells.per_bin(at_most, n + 2)
-        sides["<="] = (np.cumsum(pop_bins[:n], axis=0), np.cumsum(buy_bins[:n], axis=0))
+        sides["<="] = (pop_upto[1::2], buy_upto[1::2])
     base = total_buyers / np.maximum(total_accounts, 1)
-    candidates = []
+    passing = []
     for direction, (a_acc, a_buy) in sides.items():
         b_acc, b_buy = total_accounts - a_acc, total_buyers - a_buy
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -755,32 +910,38 @@ def _best_splits(
         ok = (a_acc >= min_accounts) & (b_acc >= min_accounts) & (a_buy >= min_buyers) & (lift > 1)
         ok &= a_acc <= MAX_PASSING_SHARE * total_accounts
         t, code = np.nonzero(ok)
-        candidates.append(
-            pd.DataFrame(
-                {
-                    "code": code,
-                    "threshold": thresholds[t],
-                    "direction": direction,
-                    "buyers_above": a_buy[t, code],
-                    "accounts_above": a_acc[t, code],
-                    "buyers_below": b_buy[t, code],
-                    "accounts_below": b_acc[t, code],
-                    "rate_above": rate_a[t, code],
-                    "rate_below": rate_b[t, code],
-                    "lift": lift[t, code],
-                    "strength": shrunk[t, code],
-                }
-            )
+        passing.append(
+            {
+                "code": code,
+                "threshold": thresholds[t],
+                "direction": np.full(len(t), direction, dtype=object),
+                "buyers_above": a_buy[t, code],
+                "accounts_above": a_acc[t, code],
+                "buyers_below": b_buy[t, code],
+                "accounts_below": b_acc[t, code],
+                "rate_above": rate_a[t, code],
+                "rate_below": rate_b[t, code],
+                "lift": lift[t, code],
+                "strength": shrunk[t, code],
+            }
         )
-    found = pd.concat(candidates, ignore_index=True)
-    found = found.sort_values(
-        ["code", "strength", "buyers_above", "accounts_above"],
-        ascending=[True, False, False, False],
-        kind="stable",
-    ).drop_duplicates("code")
-    found.insert(0, "signal", signal)
-    found.insert(0, "product_id", products.to_numpy()[found["code"].to_numpy()])
-    return found.drop(columns="code").reset_index(drop=True)
+    found = {name: np.concatenate([p[name] for p in passing]) for name in passing[0]}
+    best = _strongest_per_code(found)
+    if len(best) == 0:
+        return {}
+    code = found.pop("code")[best]
+    columns = {"product_id": products.to_numpy()[code], "signal": np.full(len(best), signal, dtype=object)}
+    return columns | {name: column[best] for name, column in found.items()}
+
+
+def _strongest_per_code(found: dict[str, np.ndarray]) -> np.ndarray:
+    """Positions of each product code's strongest split, in code order.
+
+    Strongest is the highest strength, then most buyers, then most accounts above; the earlier
+    candidate wins a full tie.
+    """
+    order = np.lexsort((-found["accounts_above"], -found["buyers_above"], -found["strength"], found["code"]))
+    return order[np.diff(found["code"][order], prepend=-1) != 0]
 
 
 # -- Granger -----------------------------------------------------------------------------------------------
@@ -798,13 +959,14 @@ def _add_granger(
     """Granger-test each product's strongest signal: its non-owner monthly mean vs new purchases."""
     cuts = _month_ends(panel.months)
     complete = np.asarray(cuts <= as_of)
-    n_accounts, n_months = panel.active_users.shape
-    customer = np.arange(n_months)[None, :] >= panel.first_seen[:, None]
+    n_months = len(panel.months)
     start_month, present = _month_offsets(pd.Series(subs.start.astype("datetime64[ns]")), panel.months[0])
     counted = present & subs.purchase & (start_month >= 0) & (start_month < n_months)
     purchases = np.bincount(
         subs.product[counted] * n_months + start_month[counted], minlength=len(products) * n_months
     ).reshape(len(products), n_months)
+    ownership = _ownership_by_month(subs, cuts, panel.active_users.shape[0])
+    means = _non_owner_means(magic[magic["rank"] == 1], panel, signals, ownership, events, products)
     p_values, lags, notes = [], [], []
     for row in magic.itertuples(index=False):
         if row.rank != 1:
@@ -813,16 +975,9 @@ def _add_granger(
             notes.append("Granger test run on the product's strongest signal only.")
             continue
         code = products.get_loc(row.product_id)
-        matrix = (
-            _mentions_by_month(events, code, n_accounts, panel.months)
-            if row.signal == MENTIONS
-            else signals[row.signal]
+        p, lag, note = granger_precedence(
+            means[row.product_id][complete], purchases[code][complete].astype(float)
         )
-        among = customer & ~_owned_by_month(subs, code, cuts, n_accounts) & ~np.isnan(matrix)
-        counts = among.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(counts > 0, np.where(among, matrix, 0.0).sum(axis=0) / counts, np.nan)
-        p, lag, note = granger_precedence(mean[complete], purchases[code][complete].astype(float))
         p_values.append(p)
         lags.append(lag)
         notes.append(note)
@@ -833,11 +988,87 @@ def _add_granger(
     )
 
 
+def _non_owner_means(
+    tested: pd.DataFrame,
+    panel: _Panel,
+    signals: dict[str, np.ndarray],
+    ownership: _Ownership,
+    events: pd.DataFrame,
+    products: pd.Index,
+) -> dict[str, np.ndarray]:
+    """Each tested product's monthly mean of its signal among the customers not owning it, by product_id.
+
+    Products sharing a usage signal share its sums over all customers; mentions are per product.
+    """
+    customer = np.arange(len(panel.months))[None, :] >= panel.first_seen[:, None]
+    means = {}
+    for signal, product_ids in tested.groupby("signal")["product_id"]:
+        if signal == MENTIONS:
+            for product_id in product_ids:
+                code = products.get_loc(product_id)
+                means[product_id] = _mention_means(events, code, ownership, panel, customer)
+            continue
+        sums = _CustomerSums(signals[signal], customer)
+        for product_id in product_ids:
+            means[product_id] = sums.mean_without(*ownership.of(products.get_loc(product_id)))
+    return means
+
+
+def _mention_means(
+    events: pd.DataFrame, code: int, ownership: _Ownership, panel: _Panel, customer: np.ndarray
+) -> np.ndarray:
+    """Product ``code``'s monthly mean of its mentions among the customers not owning it.
+
+    Mentions are whole counts and mostly zero, so the sum walks the mentions, each counted in its own
+    month and the next ones, rather than an account x month matrix; whole counts add up exactly.
+    """
+    n_months = len(panel.months)
+    mine = events[events["product"] == code]
+    month, _ = _month_offsets(mine["date"], panel.months[0])
+    counted = (month[:, None] + np.arange(MENTION_MONTHS)).ravel()
+    account = np.repeat(mine["account"].to_numpy(), MENTION_MONTHS)
+    inside = (counted >= 0) & (counted < n_months)
+    account, counted = account[inside], counted[inside]
+    owners, covered = ownership.of(code)
+    span, owned_month = np.nonzero(covered)
+    owned = np.zeros(customer.shape, dtype=bool)
+    owned[owners[span], owned_month] = True
+    cell = account * n_months + counted
+    among = customer.ravel()[cell] & ~owned.ravel()[cell]
+    total = np.bincount(counted[among], minlength=n_months).astype(float)
+    count = (customer & ~owned).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+class _CustomerSums:
+    """A signal's monthly count and sum over the customers that have it, once for every product.
+
+    A product's non-owner mean is then these less its owners' share, which costs as much as its owners
+    rather than as much as the whole book (and can differ from adding up the non-owners directly in
+    the last bits of a fractional sum).
+    """
+
+    def __init__(self, matrix: np.ndarray, customer: np.ndarray) -> None:
+        self.valid = customer & ~np.isnan(matrix)
+        self.values = np.where(self.valid, matrix, 0.0)
+        self.count = self.valid.sum(axis=0)
+        self.total = self.values.sum(axis=0)
+
+    def mean_without(self, accounts: np.ndarray, owned: np.ndarray) -> np.ndarray:
+        """The monthly mean leaving out ``accounts`` in the months ``owned`` (accounts x month) marks."""
+        owned = owned & self.valid[accounts]
+        count = self.count - owned.sum(axis=0)
+        total = self.total - np.where(owned, self.values[accounts], 0.0).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+
 # -- reasons -----------------------------------------------------------------------------------------------
 
 
-def _display(signal: str, values: np.ndarray) -> np.ndarray:
-    """Values as short text for a reason, formatting each distinct rounded value once."""
+def _display(signal: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values as short text for a reason: each distinct rounded value formatted once, and which is whose."""
     if signal in ("seat_saturation",):
         rounded, text = np.round(values * 100), lambda v: f"{v:.0f}%"
     elif signal in ("usage_growth", "team_growth"):
@@ -847,11 +1078,13 @@ def _display(signal: str, values: np.ndarray) -> np.ndarray:
     else:
         rounded, text = np.round(values), lambda v: f"{v:,.0f}"
     distinct, inverse = np.unique(rounded, return_inverse=True)
-    return np.array([text(v) for v in distinct], dtype=object)[inverse]
+    return np.array([text(v) for v in distinct], dtype=object), inverse
 
 
-def _reasons(row: Any, values: np.ndarray, product_name: str) -> np.ndarray:
-    """One sentence per account: its value, the threshold, and what accounts past it did."""
+def _reasons(row: Any, values: np.ndarray, product_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """One sentence per distinct shown value (its value, the threshold, what accounts past it did), and
+    which sentence each account gets.
+    """
     side = "above" if row.direction == ">=" else "below"
     how = f"{row.lift:.1f}x as often" if np.isfinite(row.lift) else "while none of the others did"
     evidence = (
@@ -859,12 +1092,13 @@ def _reasons(row: Any, values: np.ndarray, product_name: str) -> np.ndarray:
         f"{row.buyers_above} of {row.accounts_above} accounts)"
     )
     if row.signal == "dormancy_return":
-        return np.full(len(values), f"{SIGNALS[row.signal]} (accounts like this {evidence}", dtype=object)
+        sentence = f"{SIGNALS[row.signal]} (accounts like this {evidence}"
+        return np.array([sentence], dtype=object), np.zeros(len(values), dtype=np.int64)
     op = "≥" if row.direction == ">=" else "≤"
-    threshold = _display(row.signal, np.array([row.threshold]))[0]
-    shown = _display(row.signal, values)
+    threshold = _display(row.signal, np.array([row.threshold]))[0][0]
+    shown, which = _display(row.signal, values)
     tail = f" ({op} {threshold}: accounts {side} {evidence}"
     if row.signal == MENTIONS:
         nouns = np.where(shown == "1", " activity", " activities")
-        return shown + nouns + f" mentioning {product_name} in the last {MENTION_MONTHS} months{tail}"
-    return SIGNALS[row.signal].split(" (")[0] + " " + shown + tail
+        return shown + nouns + f" mentioning {product_name} in the last {MENTION_MONTHS} months{tail}", which
+    return SIGNALS[row.signal].split(" (")[0] + " " + shown + tail, which
