@@ -126,22 +126,24 @@ def account_monthly(cube: UsageCube) -> pd.DataFrame:
     key = cube.account.astype("int64") * span + (cube.month - low)
     cells = len(cube.account_ids) * span
     keys = np.flatnonzero(np.bincount(key, minlength=cells))
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "account_id": cube.account_ids[keys // span],
             "period": _month_start(keys % span + low),
             **{name: _cell_sums(key, column, cells)[keys] for name, column in values.items()},
         }
     )
-    return out
 
 
 def _cell_sums(key: np.ndarray, values: np.ndarray, cells: int) -> np.ndarray:
     """SQL's SUM of ``values`` per cell ``key`` (NaN where a cell holds no value), by bincount.
 
     A dense count over accounts x months: five times faster than a sorted groupby on 5M rows.
+    Cells without rows are never read, so only a column with NULLs needs counting.
     """
     present = ~np.isnan(values)
+    if present.all():
+        return np.bincount(key, weights=values, minlength=cells)
     sums = np.bincount(key[present], weights=values[present], minlength=cells)
     return np.where(np.bincount(key[present], minlength=cells) > 0, sums, np.nan)
 
