@@ -22,10 +22,10 @@ from core.scoring.features import (
     fmt_num,
     fmt_pct,
     fmt_price,
-    lookup,
     per_distinct,
     pick,
     positions,
+    product_label,
 )
 from core.scoring.risk import (
     EXPANSION_COMPONENTS,
@@ -126,7 +126,7 @@ def _suggestions(f: pd.DataFrame, valued: pd.DataFrame, names: pd.Series, curren
     size = (total / (VALUE_FULL_SHARE * arr)).where(arr > 0, np.where(total > 0, 1.0, 0.0)).clip(0, 1)
     severity = 0.5 * (confidence / CONFIDENCE_FULL).clip(0, 1) + 0.5 * size.fillna(0)
     product = as_text(best["product_id"])
-    named = lookup(product, names).fillna(product).fillna("")
+    named = product_label(product, names)
     together = concat(", top ", str(TOP_SUGGESTIONS), " together ", fmt_money(total, currency, 3), " a year")
     share = pick(arr > 0, concat(", ", fmt_pct(total / arr), " of ARR"), "")
     suggested = product.notna().to_numpy()
@@ -179,7 +179,7 @@ def _seats_reason(k: pd.DataFrame, names: pd.Series) -> np.ndarray:
     used = k["sat_utilisation"]
     product = as_text(k["sat_product_id"])
     reason = concat(
-        lookup(product, names).fillna(product).fillna(""),
+        product_label(product, names),
         ": ",
         fmt_num(k["sat_users"]),
         " of ",

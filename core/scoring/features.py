@@ -465,6 +465,11 @@ def lookup(keys, table: pd.Series) -> pd.Series:
     return pd.Series(values[at], index=keys.index, dtype="object")
 
 
+def product_label(product: pd.Series, names: pd.Series) -> pd.Series:
+    """Each product's display name from ``names`` (product_id -> name); the id when unnamed, '' when none."""
+    return lookup(product, names).fillna(product).fillna("")
+
+
 def pick(condition, yes, no) -> np.ndarray:
     """``np.where`` on text, kept as Python strings: numpy would copy every row padded to the longest."""
     return np.where(condition, np.asarray(yes, dtype=object), np.asarray(no, dtype=object))

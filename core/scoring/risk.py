@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 from core.frames import Portfolio, owned_as_of
-from core.scoring.features import as_text, concat, fmt_date, fmt_num, fmt_pct, lookup, per_distinct, pick
+from core.scoring.features import (
+    as_text,
+    concat,
+    fmt_date,
+    fmt_num,
+    fmt_pct,
+    per_distinct,
+    pick,
+    product_label,
+)
 
 AXIS = "risk"
 COMPONENTS = (
@@ -270,7 +279,7 @@ def _usage_trend_reason(k: pd.DataFrame, names: pd.Series) -> np.ndarray:
     product = as_text(k["decline_product_id"]).where(_decline_severity(worst) > 0)
     steepest = concat(
         ", steepest drop in ",
-        lookup(product, names).fillna(product).fillna(""),
+        product_label(product, names),
         " (",
         fmt_num(k["decline_users_prev"]),
         " → ",
