@@ -3,20 +3,22 @@
 Two parts of a recompute depend only on the stored book: the usage aggregates
 (every analysis needs them first) and the trust figures (risk AUC on past
 churn and the suggestions backtest, needed only when the results are saved).
-On a big book each runs as a task of ``core.store.bulk_read``'s helper
-processes, which read the store with ADBC themselves; the recompute does the
-same work in-process on a small book or when a helper fails, with the same
-functions, so both ways give the same tables (a test checks).
+On a big book one helper process of ``core.store.bulk_read`` does both, one
+after the other: it reads the usage once, hands over the aggregates, then
+works out the trust figures while the recompute runs the analyses. The
+recompute does the same work in-process on a small book or when the helper
+fails, with the same functions, so both ways give the same tables (a test checks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
-USAGE_TASK = "core.jobs:usage_aggregates"
-TRUST_TASK = "core.jobs:trust"
+HELPER_TASK = "core.jobs:usage_then_trust"
+HELPER_PARTS = 2  # the usage aggregates, then the trust figures
 
 
 def aggregates_of(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
@@ -75,28 +77,25 @@ def trust_metrics(book, past_usage: pd.DataFrame, as_of: pd.Timestamp, cutoff: p
 # -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
 
 
-def _cube(store_path: Path, months: tuple[str, str] | None = None):
+def _cube(store_path: Path):
     from core.store.store import helper_tables
     from core.usage import UsageCube
 
-    return UsageCube.from_arrow(helper_tables(store_path, ["usage"], months)["usage"])
+    return UsageCube.from_arrow(helper_tables(store_path, ["usage"])["usage"])
 
 
-def usage_aggregates(store_path: Path, as_of: str, cutoff: str | None) -> dict[str, pd.DataFrame]:
-    """Helper task: ``aggregates_of`` the stored usage."""
-    return aggregates_of(
-        _cube(store_path), pd.Timestamp(as_of), None if cutoff is None else pd.Timestamp(cutoff)
-    )
+def usage_then_trust(store_path: Path, as_of: str, cutoff: str, settings: dict) -> Iterator[dict]:
+    """Helper task in two parts: ``aggregates_of`` the stored usage, then ``trust_metrics`` of the book.
 
-
-def trust(store_path: Path, as_of: str, cutoff: str, settings: dict) -> dict[str, pd.DataFrame]:
-    """Helper task: ``trust_metrics`` of the stored book."""
+    The usage is read once for both: the features at the trust cutoff come from the same cube.
+    """
     from core import scoring
     from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
-    from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
-    book = portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
     stamp, past = pd.Timestamp(as_of), pd.Timestamp(cutoff)
-    window = (month_label(month_index(past) - LOOKBACK_MONTHS), month_label(month_index(past)))
-    past_usage = scoring.usage_features(_cube(store_path, window), past)  # reads only the months it needs
-    return {"model_metrics": trust_metrics(book, past_usage, stamp, past, settings)}
+    cube = _cube(store_path)
+    yield aggregates_of(cube, stamp, None)
+    past_usage = scoring.usage_features(cube, past)
+    del cube
+    book = portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
+    yield {"model_metrics": trust_metrics(book, past_usage, stamp, past, settings)}

@@ -196,8 +196,8 @@ def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
     fetched = []
     tables = bulk_read.Helper.tables
 
-    def spy(self):
-        out = tables(self)
+    def spy(self, *args, **kwargs):
+        out = tables(self, *args, **kwargs)
         fetched.append(sorted(out))
         return out
 
@@ -234,8 +234,7 @@ def test_a_helper_that_fails_leaves_the_work_to_the_recompute(
     path = tmp_path / "q.db"
     shutil.copy(demo_store_file, path)
     monkeypatch.setattr(Store, "is_big", lambda self: True)
-    monkeypatch.setattr(jobs, "USAGE_TASK", "core.jobs:no_such_task")
-    monkeypatch.setattr(jobs, "TRUST_TASK", "core.jobs:no_such_task")
+    monkeypatch.setattr(jobs, "HELPER_TASK", "core.jobs:no_such_task")
     store = Store(path)
     before = store.result("scores")
     recompute(store, date(2026, 11, 1))
@@ -349,3 +348,42 @@ def test_dates_parsed_in_arrow_read_as_pandas_reads_them() -> None:
     left = frames_io.dates_parsed("accounts", bad)  # Arrow refuses the column whole: pandas decides
     assert left.column("created_at").to_pylist() == ["2026-01-03", "2026-13-01"]
     assert frames_io.typed("accounts", left.to_pandas())["created_at"].isna().tolist() == [False, True]
+
+
+PARTED_TASK = """
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def two_parts(store_path, go, fail=False):
+    yield {"first": pd.DataFrame({"n": [1, 2, 3]})}
+    while not Path(go).exists():  # the caller reads the first part before letting this one go on
+        time.sleep(0.01)
+    if fail:
+        raise RuntimeError("the second part broke")
+    yield {"second": pd.DataFrame({"text": ["a", "b"]})}
+"""
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_helper_hands_over_its_parts_one_after_another(tmp_path: Path, monkeypatch, fail: bool) -> None:
+    from core.store import bulk_read
+
+    (tmp_path / "parted_task.py").write_text(PARTED_TASK)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    go = tmp_path / "go"
+    helper = bulk_read.Helper(tmp_path / "q.db", "parted_task:two_parts", {"go": str(go), "fail": fail})
+    try:
+        first = helper.frames(0, last=False)  # while the helper still waits to write the second
+        assert first["first"]["n"].tolist() == [1, 2, 3]
+        go.touch()
+        if fail:
+            with pytest.raises(bulk_read.BulkReadFailed, match="the second part broke"):
+                helper.frames(1)
+        else:
+            assert helper.frames(1)["second"]["text"].tolist() == ["a", "b"]
+    finally:
+        helper.close()
+    assert leftovers(tmp_path) == []

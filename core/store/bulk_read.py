@@ -9,9 +9,11 @@ another process can then change pages under a reader (SQLite's "How To Corrupt
 An SQLite Database File", 2.2.1). Tried in-process, the two-process test saw
 "database disk image is malformed". So the driver runs only in helper
 processes (``python -m core.store.bulk_read``). A helper runs one task, a
-function of the store's path that returns named tables; it writes them as
-Arrow IPC files in a folder beside the store, which this process maps. Helpers
-also put the machine's second core to work beside this process.
+function of the store's path that returns named tables, or yields several sets
+of them one after another (parts: the caller takes the first while the helper
+works on the next); it writes them as Arrow IPC files in a folder beside the
+store, which this process maps. Helpers also put the machine's second core to
+work beside this process.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import importlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +31,7 @@ import pyarrow as pa
 from core.store.workdirs import WorkFolder
 
 TIMEOUT_SECONDS = 900  # a helper that hangs is stopped and its work done in-process
+POLL_SECONDS = 0.01  # how often a caller waiting for a part looks for it
 
 
 class BulkReadFailed(Exception):
@@ -61,23 +65,41 @@ class Helper:
         except OSError as error:
             raise BulkReadFailed(str(error)) from error
 
-    def tables(self) -> dict[str, pa.Table]:
-        """Wait for the helper; its tables by name (memory-mapped: the mapping outlives the files)."""
+    def tables(self, part: int = 0, last: bool = True) -> dict[str, pa.Table]:
+        """Wait for the helper's ``part``-th set of tables; by name, memory-mapped (the mapping outlives the files).
+
+        The helper is stopped and its folder deleted after the ``last`` part asked for (or a failure).
+        """
+        done = True
         try:
-            if self._process.wait(timeout=TIMEOUT_SECONDS) != 0:
-                lines = self._errors.read_text().strip().splitlines()
-                raise BulkReadFailed(lines[-1] if lines else f"helper exited with {self._process.returncode}")
-            folder = self._folder.path
+            folder = self._wait_for(self._folder.path / f"part-{part}")
+            done = last
             return {
                 p.stem: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in folder.glob("*.arrow")
             }
-        except (OSError, pa.ArrowException, subprocess.TimeoutExpired) as error:
+        except (OSError, pa.ArrowException) as error:
             raise BulkReadFailed(str(error)) from error
         finally:
-            self.close()
+            if done:
+                self.close()
 
-    def frames(self) -> dict[str, pd.DataFrame]:
-        return {name: table.to_pandas() for name, table in self.tables().items()}
+    def _wait_for(self, folder: Path) -> Path:
+        """``folder`` once the helper has written it whole; BulkReadFailed if it never will."""
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while not folder.exists():
+            code = self._process.poll()
+            if code is not None and not folder.exists():
+                lines = self._errors.read_text().strip().splitlines() if code else []
+                raise BulkReadFailed(
+                    lines[-1] if lines else f"helper exited with {code} before {folder.name}"
+                )
+            if time.monotonic() > deadline:
+                raise BulkReadFailed(f"helper still running after {TIMEOUT_SECONDS} s")
+            time.sleep(POLL_SECONDS)
+        return folder
+
+    def frames(self, part: int = 0, last: bool = True) -> dict[str, pd.DataFrame]:
+        return {name: table.to_pandas() for name, table in self.tables(part, last).items()}
 
     def close(self) -> None:
         """Stop the helper if it still runs and delete its folder."""
@@ -88,18 +110,28 @@ class Helper:
 
 
 def main() -> None:
-    """The helper: run the task named on the command line, write each table it returns."""
+    """The helper: run the task named on the command line, write each set of tables it hands over."""
     task, store_path, folder = sys.argv[1:4]
     module, function = task.split(":")
     outputs = getattr(importlib.import_module(module), function)(Path(store_path), **json.load(sys.stdin))
-    for name, table in outputs.items():
+    parts = [outputs] if isinstance(outputs, dict) else outputs
+    for number, tables in enumerate(parts):
+        _write_part(Path(folder) / f"part-{number}", tables)
+
+
+def _write_part(folder: Path, tables: dict) -> None:
+    """Tables as Arrow IPC files in ``folder``, which appears whole (renamed into place) or not at all."""
+    writing = folder.with_name(folder.name + ".writing")
+    writing.mkdir()
+    for name, table in tables.items():
         if isinstance(table, pd.DataFrame):
             table = pa.Table.from_pandas(table, preserve_index=False)
         with (
-            pa.OSFile(str(Path(folder) / f"{name}.arrow"), "wb") as sink,
+            pa.OSFile(str(writing / f"{name}.arrow"), "wb") as sink,
             pa.ipc.new_file(sink, table.schema) as writer,
         ):
             writer.write_table(table)
+    writing.rename(folder)
 
 
 if __name__ == "__main__":
