@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.frames import Portfolio
+from core.frames import Portfolio, unique_rows
 from core.pricing import EXTRA_COLUMNS, PRICING_COLUMNS, break_even, price_options
-from core.pricing.basket import Basket, distinct_rows
+from core.pricing.basket import Basket
 from core.settings import resolve
 
 AS_OF = pd.Timestamp("2025-01-01")
@@ -263,14 +263,14 @@ def test_break_even_counts_only_the_bundled_lines_most_expensive_first() -> None
     assert break_even(basket, np.array([1]), bundled[1:2], np.array([25])).tolist() == [3]
 
 
-def test_distinct_rows_give_every_row_the_code_of_its_twins() -> None:
+def test_unique_rows_give_every_row_the_code_of_its_twins() -> None:
     masks = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)
-    distinct, codes = distinct_rows(masks)
+    codes, distinct = unique_rows(masks)
     assert len(distinct) == 3 and codes[0] == codes[2]
     assert (distinct[codes] == masks).all()
     wide = np.zeros((3, 70), dtype=bool)
     wide[1, 69] = wide[2, 69] = True  # they differ from row 0 past the first 64 columns only
-    distinct, codes = distinct_rows(wide)
+    codes, distinct = unique_rows(wide)
     assert len(distinct) == 2 and codes[1] == codes[2] != codes[0]
 
 

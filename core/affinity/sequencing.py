@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.affinity.rules import check_portfolio, is_in, positions_in
-from core.frames import Portfolio, as_timestamp
+from core.frames import Portfolio, as_timestamp, unique_rows
 
 ATTACH_TIME_COLUMNS = ["product_a", "product_b", "accounts", "median_days", "p25_days", "p75_days"]
 NEXT_COLUMNS = ["after", "after_size", "next_product", "count", "accounts_after", "share", "rank"]
@@ -232,16 +232,6 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
     total = int(lengths.sum())
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     return np.arange(total) - starts
-
-
-def unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a boolean matrix: (id of each row's distinct row, the distinct rows)."""
-    if matrix.shape[0] == 0:
-        return np.zeros(0, dtype="int64"), matrix
-    packed = np.ascontiguousarray(np.packbits(matrix, axis=1))
-    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return inverse.reshape(-1).astype("int64"), matrix[first]
 
 
 def time_to_second_product(portfolio: Portfolio, as_of: Any = None) -> pd.DataFrame:

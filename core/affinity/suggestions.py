@@ -31,8 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.affinity.rules import holding_days, positions_in
-from core.affinity.sequencing import unique_rows
-from core.frames import SEGMENTS, Portfolio, as_timestamp
+from core.frames import SEGMENTS, Portfolio, as_timestamp, unique_rows
 
 SUGGESTION_COLUMNS = ["account_id", "product_id", "rank", "score", "confidence", "lift", "reason"]
 DETAIL_COLUMNS = [

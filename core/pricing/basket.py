@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.frames import Portfolio, owned_as_of, require_portfolio_columns
+from core.frames import Portfolio, owned_as_of, require_portfolio_columns, unique_rows
 from core.money import mul_div, round_div, to_minor
 from core.portfolio.segments import positions
 
@@ -73,35 +73,16 @@ class Basket:
 
     @cached_property
     def distinct_plans(self) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct plans (rows of :attr:`plan`) and each account's index among them.
+        """Each account's index among the distinct plans (rows of :attr:`plan`), and those plans.
 
         Why: 100,000 accounts run a few thousand distinct plans, so plan texts are built once per plan.
         """
-        return distinct_rows(self.plan)
+        return unique_rows(self.plan)
 
 
 def masked_sum(lines: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Each row's sum of ``lines`` where ``mask`` holds, in exact integers, without a temporary matrix."""
     return np.einsum("ij,ij->i", lines, mask)
-
-
-def distinct_rows(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a boolean matrix (in no particular order) and each row's index among them.
-
-    Rows are packed into 64-bit words and sorted with ``lexsort``: ``np.unique(axis=0)`` compares
-    rows as raw bytes and is an order of magnitude slower.
-    """
-    packed = np.packbits(masks, axis=1)
-    words = np.zeros((len(masks), max(1, -(-packed.shape[1] // 8)) * 8), dtype=np.uint8)
-    words[:, : packed.shape[1]] = packed
-    words = words.view(np.uint64)
-    order = np.lexsort(words.T)
-    ranked = words[order]
-    first = np.ones(len(ranked), dtype=bool)
-    first[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
-    codes = np.empty(len(masks), dtype="int64")
-    codes[order] = np.cumsum(first) - 1
-    return masks[order[first]], codes
 
 
 def _check(portfolio: Portfolio, suggestions: pd.DataFrame | None) -> None:

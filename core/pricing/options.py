@@ -106,7 +106,7 @@ def join_ids(products: np.ndarray, masks: np.ndarray) -> pd.api.extensions.Exten
 
 def plan_ids(basket: Basket) -> Text:
     """The ';'-joined ids of each account's plan, joined once per distinct plan."""
-    plans, codes = basket.distinct_plans
+    codes, plans = basket.distinct_plans
     return Text(codes, _joined_ids(basket.products, plans))
 
 
@@ -232,7 +232,7 @@ def _bundle_option(
     extra = len(cols) - in_plan.sum(axis=1)
     mask = np.zeros(len(basket.products), dtype=bool)
     mask[cols] = True
-    plans, plan_codes = basket.distinct_plans
+    plan_codes, plans = basket.distinct_plans
     return Option(
         name=f"bundle:{bundle.bundle_id}",
         rows=rows,
