@@ -99,11 +99,6 @@ def _joined_ids(products: np.ndarray, masks: np.ndarray) -> pa.Array:
     return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), ";")
 
 
-def join_ids(products: np.ndarray, masks: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """';'-joined product ids of each mask row (catalogue order), joined in Arrow rather than Python."""
-    return pd.array(_joined_ids(products, masks), dtype="str")
-
-
 def plan_ids(basket: Basket) -> Text:
     """The ';'-joined ids of each account's plan, joined once per distinct plan."""
     codes, plans = basket.distinct_plans
