@@ -22,8 +22,9 @@ from core.scoring import (
     risk_scores,
     usage_features,
 )
+from core.scoring.features import concat
 from core.scoring.playbooks import DEFAULT_PLAYBOOKS
-from core.scoring.todos import TODO_COLUMNS, _compose, _join
+from core.scoring.todos import TODO_COLUMNS, _join
 from core.settings import resolve
 
 DAY = pd.Timedelta(days=1)
@@ -141,7 +142,7 @@ def test_sentences_are_glued_only_between_two_non_empty_ones() -> None:
         " (in ",
         np.array(["5", "66"], dtype=object),
     )
-    assert _compose(*pieces, ")").tolist() == ["Renews on 2026-01-02 (in 5)", "Renews on 2026-03-04 (in 66)"]
+    assert concat(*pieces, ")").tolist() == ["Renews on 2026-01-02 (in 5)", "Renews on 2026-03-04 (in 66)"]
 
 
 def test_control_group_is_deterministic_and_withholds_cross_sell() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from core.frames import Portfolio, owned_as_of
 from core.scoring.expansion import SUGGESTION_COLUMNS, suggestion_values, top_suggestions
 from core.scoring.features import (
     as_text,
+    concat,
     fmt_date,
     fmt_money,
     fmt_num,
@@ -205,17 +205,6 @@ def _rows(rows_at, kind: str, reason, evidence, arr_at_stake, score, product=Non
     )
 
 
-def _compose(*pieces, index=None) -> pd.Series:
-    """Constant strings and equal-length text columns joined row by row into one string per row.
-
-    One join per row instead of one concatenation per piece is 2-3x faster on
-    long reasons. At least one piece is a column, and columns hold strings only
-    (the formatters give "" for a missing number).
-    """
-    columns = [repeat(p) if isinstance(p, str) else np.asarray(p, dtype=object) for p in pieces]
-    return pd.Series(list(map("".join, zip(*columns))), index=index, dtype="object")
-
-
 def _join(*texts: pd.Series) -> pd.Series:
     """Non-empty sentences joined with '. ' (only rows with two sentences are concatenated)."""
     out = texts[0].fillna("").to_numpy(dtype=object)
@@ -223,7 +212,7 @@ def _join(*texts: pd.Series) -> pd.Series:
         text = text.fillna("").to_numpy(dtype=object)
         both = (out != "") & (text != "")
         out = np.where(out == "", text, out)
-        out[both] = _compose(out[both], ". ", text[both]).to_numpy()
+        out[both] = concat(out[both], ". ", text[both])
     return pd.Series(out, index=texts[0].index, dtype="object")
 
 
@@ -290,7 +279,7 @@ def generate_todos(
 
     days = (renewal - as_of).dt.days
     pos = np.flatnonzero(renewal.notna() & days.between(0, call_days + RENEWAL_NOTICE_DAYS) & customer)
-    reason = _compose(
+    reason = concat(
         "Renews on ",
         fmt_date(renewal.iloc[pos]),
         " (in ",
@@ -299,7 +288,6 @@ def generate_todos(
         fmt_money(arr.iloc[pos], currency),
         " ARR",
         _risk_notes(s, pos, risk_thr),
-        index=pos,
     )
     evidence = renewal.iloc[pos] - pd.Timedelta(days=call_days + RENEWAL_NOTICE_DAYS)
     parts.append(_rows(pos, "renewal-call", reason, evidence, arr.iloc[pos], risk.iloc[pos]))
@@ -368,14 +356,13 @@ def generate_todos(
     gain = s["seat_expansion_arr"].astype(float).fillna(0) if "seat_expansion_arr" in s else extra * 0
     pos = np.flatnonzero((saturated | grown) & (extra > 0))
     reason = _join(full.text("reason", pos, saturated[pos]), growing.text("reason", pos, grown[pos]))
-    reason = _compose(
+    reason = concat(
         reason,
         ". About ",
         fmt_num(extra.iloc[pos]),
         " more seats, ",
         fmt_money(gain.iloc[pos], currency, 3),
         " a year",
-        index=pos,
     )
     parts.append(
         _rows(
@@ -409,7 +396,7 @@ def _risk_notes(s: pd.DataFrame, pos: np.ndarray, risk_thr: float) -> pd.Series:
         dtype="object",
     )
     notes = pd.Series("", index=pos, dtype="object")
-    notes.loc[high] = _compose(", risk ", fmt_num(risk.iloc[high]), ": ", top_reason, index=high)
+    notes.loc[high] = concat(", risk ", fmt_num(risk.iloc[high]), ": ", top_reason)
     return notes
 
 
@@ -518,11 +505,14 @@ def _best_suggestion_rows(chosen, pos, reasons, s: pd.DataFrame, c: dict, curren
     ready = c["readiness"]
     same_product = ready.text("product_id", pos).to_numpy() == product.to_numpy()
     ready_note = ready.text("reason", pos, (ready.severity[pos] > 0) & same_product).reset_index(drop=True)
-    reason = _compose(
-        reasons.str.rstrip(".").fillna(""),
-        ". Expected ",
-        fmt_money(chosen["expected_arr"], currency, 3),
-        " a year",
+    reason = pd.Series(
+        concat(
+            reasons.str.rstrip(".").fillna(""),
+            ". Expected ",
+            fmt_money(chosen["expected_arr"], currency, 3),
+            " a year",
+        ),
+        dtype="object",
     )
     return _rows(
         pos,
@@ -654,14 +644,17 @@ def _bundle_offers(bundles: _Bundles, portfolio, owned, ids, ids_text, at, produ
 def _bundle_reasons(bundles: pd.DataFrame, portfolio: Portfolio, pricing_hint, currency: str) -> pd.Series:
     """Why a bundle: what the account owns, what it would add, the expected value and, if known, the price."""
     bundle_names = portfolio.bundles.set_index("bundle_id")["name"]
-    reason = _compose(
-        "Owns part of the ",
-        lookup(bundles["bundle_id"], bundle_names).fillna(as_text(bundles["bundle_id"])),
-        " bundle, its other products are among this account's suggestions (",
-        bundles["missing"],
-        "), expected ",
-        fmt_money(bundles["expected_arr"], currency, 3),
-        " a year",
+    reason = pd.Series(
+        concat(
+            "Owns part of the ",
+            lookup(bundles["bundle_id"], bundle_names).fillna(as_text(bundles["bundle_id"])),
+            " bundle, its other products are among this account's suggestions (",
+            bundles["missing"],
+            "), expected ",
+            fmt_money(bundles["expected_arr"], currency, 3),
+            " a year",
+        ),
+        dtype="object",
     )
     if pricing_hint is not None and {"account_id", "option", "monthly_price"} <= set(pricing_hint.columns):
         hint = pricing_hint.assign(bundle_id=pricing_hint["option"].astype("str").str.removeprefix("bundle:"))
