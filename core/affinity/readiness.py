@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.affinity.rules import check_portfolio
+from core.affinity.rules import arrow_text, check_portfolio, positions_in
 from core.frames import Portfolio, as_timestamp
 from core.settings import DEFAULTS
 
@@ -423,7 +422,7 @@ def _flags_frame(groups: list[_FlagGroup], accounts: pd.Index, products: pd.Inde
     product = np.repeat([g.product for g in groups], sizes)
     offsets = np.cumsum([0] + [len(g.sentences) for g in groups[:-1]])
     sentence = np.concatenate([g.which + offset for g, offset in zip(groups, offsets, strict=True)])
-    account_rank = pc.rank(_arrow_text(accounts), sort_keys="ascending", tiebreaker="first").to_numpy()
+    account_rank = pc.rank(arrow_text(accounts), sort_keys="ascending", tiebreaker="first").to_numpy()
     order = np.lexsort((product, account_rank[account]))
     return pd.DataFrame(
         {
@@ -442,16 +441,6 @@ def _texts_at(texts: Any, positions: np.ndarray) -> pd.api.extensions.ExtensionA
 
 
 # -- the panel and its signals -----------------------------------------------------------------------------
-
-
-def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``index`` (-1 when absent or missing), hashed by Arrow: ids are strings."""
-    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(index), skip_nulls=True)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
-    return pa.array(pd.Series(values, copy=False).astype("str")).cast(pa.large_string())
 
 
 def _account_index(portfolio: Portfolio) -> pd.Index:
@@ -481,7 +470,7 @@ def _build_panel(usage: pd.DataFrame, accounts: pd.Index, start: pd.Timestamp, e
     """Sum the usage rows into account x month matrices for the months from ``start`` to ``end``."""
     months = pd.date_range(start.to_period("M").to_timestamp(), end.to_period("M").to_timestamp(), freq="MS")
     n_accounts, n_months = len(accounts), len(months)
-    account = _codes(usage["account_id"], accounts)
+    account = positions_in(usage["account_id"], accounts)
     month, present = _month_offsets(usage["period"], months[0])
     known = (account >= 0) & present & (month < n_months)
     first_seen = np.full(n_accounts, n_months, dtype=np.int64)
@@ -581,8 +570,8 @@ def _as_ns(series: pd.Series) -> np.ndarray:
 def _subscription_arrays(portfolio: Portfolio, accounts: pd.Index, products: pd.Index) -> _Subscriptions:
     """Owning intervals by the rule of ``core.frames.owned_as_of``; purchases are non-trial starts."""
     subs = portfolio.subscriptions
-    account = _codes(subs["account_id"], accounts)
-    product = _codes(subs["product_id"], products)
+    account = positions_in(subs["account_id"], accounts)
+    product = positions_in(subs["product_id"], products)
     start = _as_ns(subs["start_date"])
     churned_at = _as_ns(subs["churned_at"])
     status = subs["status"].astype("str")
@@ -683,9 +672,9 @@ def _mention_events(
     dates = pd.to_datetime(acts["date"], errors="coerce")
     inside = ((dates >= start) & (dates <= end)).to_numpy()
     acts = acts[[c for c in ("account_id", "product_id", "subject") if c in acts]][inside]
-    account = _codes(acts["account_id"], accounts)
+    account = positions_in(acts["account_id"], accounts)
     row = np.arange(len(acts))
-    product = _codes(acts["product_id"], products) if "product_id" in acts else np.full(len(acts), -1)
+    product = positions_in(acts["product_id"], products) if "product_id" in acts else np.full(len(acts), -1)
     if "subject" in acts and len(acts):
         named_row, named = _subject_mentions(acts["subject"], portfolio.products, products)
         again = named == product[named_row]  # the activity's own product, named in its subject too

@@ -100,10 +100,10 @@ def holding_days(
 
 
 def positions_in(values: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
-    """Position of each value in ``index`` (-1 when absent), hashed by Arrow: ids are strings."""
+    """Position of each value in ``index`` (-1 when absent or missing), hashed by Arrow: ids are strings."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
-    found = pc.index_in(_arrow_text(values), value_set=_arrow_text(index))
+    found = pc.index_in(arrow_text(values), value_set=arrow_text(index), skip_nulls=True)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -112,7 +112,8 @@ def is_in(values: pd.Series, members: pd.Series | pd.Index) -> np.ndarray:
     return positions_in(values, pd.Index(pd.unique(pd.Series(members, copy=False).astype(str)))) >= 0
 
 
-def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+def arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+    """Ids as one Arrow large_string array, the form every Arrow lookup here hashes."""
     array = pa.array(pd.Series(values, copy=False).astype(str))
     return array.cast(pa.large_string()) if array.type != pa.large_string() else array
 
