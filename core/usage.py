@@ -103,11 +103,6 @@ def _sorted_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return ids[order].astype(str), rank[encoded.indices.to_numpy()]
 
 
-def _sum(groups: pd.core.groupby.SeriesGroupBy) -> pd.Series:
-    """SQL's SUM: NULL when a group holds no value."""
-    return groups.sum(min_count=1)
-
-
 def account_monthly(cube: UsageCube) -> pd.DataFrame:
     """Usage summed over each account's products per month.
 
