@@ -3,10 +3,11 @@
 Two parts of a recompute depend only on the stored book: the usage aggregates
 (every analysis needs them first) and the trust figures (risk AUC on past
 churn and the suggestions backtest, needed only when the results are saved).
-On a big book one helper process of ``core.store.bulk_read`` does both, one
-after the other: it reads the usage once, hands over the aggregates, then
+On a big book two helper processes of ``core.store.bulk_read`` read the usage
+in two halves of accounts, on both cores while the recompute waits for them
+(each account's aggregates depend on its own rows only). The first helper then
 works out the trust figures while the recompute runs the analyses. The
-recompute does the same work in-process on a small book or when the helper
+recompute does the same work in-process on a small book or when a helper
 fails, with the same functions, so both ways give the same tables (a test checks).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 HELPER_TASK = "core.jobs:usage_then_trust"
-HELPER_PARTS = 2  # the usage aggregates, then the trust figures
+SECOND_HALF_TASK = "core.jobs:usage_aggregates"  # one part: the second half's aggregates
 
 
 def aggregates_of(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
@@ -36,6 +37,24 @@ def aggregates_of(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp | None) -> dic
     if cutoff is not None:
         out["past_features"] = scoring.usage_features(cube, cutoff)
     return out
+
+
+def combined(halves: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The aggregates of the usage read in halves of accounts (in id order), as one read gives them.
+
+    Per-account rows follow one another; the product sums add up, NaN only where no half had a value.
+    """
+    out = {name: stacked([half[name] for half in halves]) for name in ("monthly", "features")}
+    products = pd.concat([half["product_monthly"] for half in halves], ignore_index=True)
+    out["product_monthly"] = (
+        products.groupby(["product_id", "period"], sort=True).sum(min_count=1).reset_index()
+    )
+    return out
+
+
+def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-account tables of account halves (in id order) one after another; an empty half adds nothing."""
+    return pd.concat([frame for frame in frames if len(frame)] or frames[:1], ignore_index=True)
 
 
 def _metric_rows(prefix: str, figures: dict) -> list[dict]:
@@ -77,25 +96,48 @@ def trust_metrics(book, past_usage: pd.DataFrame, as_of: pd.Timestamp, cutoff: p
 # -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
 
 
-def _cube(store_path: Path):
+def _cube(store_path: Path, accounts: tuple[str | None, str | None], months: tuple[str, str] | None = None):
     from core.store.store import helper_tables
     from core.usage import UsageCube
 
-    return UsageCube.from_arrow(helper_tables(store_path, ["usage"])["usage"])
+    return UsageCube.from_arrow(helper_tables(store_path, ["usage"], months, accounts)["usage"])
 
 
-def usage_then_trust(store_path: Path, as_of: str, cutoff: str, settings: dict) -> Iterator[dict]:
-    """Helper task in two parts: ``aggregates_of`` the stored usage, then ``trust_metrics`` of the book.
+def usage_then_trust(
+    store_path: Path,
+    as_of: str,
+    cutoff: str,
+    settings: dict,
+    split: str | None = None,
+    book: str | None = None,
+) -> Iterator[dict]:
+    """Helper task in two parts: ``aggregates_of`` the usage of accounts before ``split``, then
+    ``trust_metrics`` of the book.
 
-    The usage is read once for both: the features at the trust cutoff come from the same cube.
+    This half's usage is read once for both parts: its features at the trust cutoff come from the
+    same cube; the other half's are read for the nine months they need. ``book`` is the folder
+    where the recompute's book helper writes the book (``Helper.part_folder``): mapped from there,
+    not read a second time, unless that helper failed.
     """
     from core import scoring
+    from core.store.bulk_read import shared_part
     from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
+    from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
     stamp, past = pd.Timestamp(as_of), pd.Timestamp(cutoff)
-    cube = _cube(store_path)
+    cube = _cube(store_path, (None, split))
     yield aggregates_of(cube, stamp, None)
     past_usage = scoring.usage_features(cube, past)
     del cube
-    book = portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
-    yield {"model_metrics": trust_metrics(book, past_usage, stamp, past, settings)}
+    if split is not None:
+        months = (month_label(month_index(past) - LOOKBACK_MONTHS), month_label(month_index(past)))
+        rest = scoring.usage_features(_cube(store_path, (split, None), months), past)
+        past_usage = stacked([past_usage, rest])
+    tables = shared_part(Path(book)) if book else None
+    portfolio = portfolio_from_tables(tables or helper_tables(store_path, list(DATA_TABLES)))
+    yield {"model_metrics": trust_metrics(portfolio, past_usage, stamp, past, settings)}
+
+
+def usage_aggregates(store_path: Path, as_of: str, split: str) -> dict:
+    """Helper task: ``aggregates_of`` the usage of accounts from ``split`` on."""
+    return aggregates_of(_cube(store_path, (split, None)), pd.Timestamp(as_of), None)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from core import jobs
 from core.store import Store
+from core.store.store import DATA_TABLES, HELPER_TABLES, portfolio_from_tables
 
 Progress = Callable[[str, int, int], None]
 TRUST_MONTHS = 6  # how far back the trust step rebuilds the scores to compare them with what happened
@@ -116,14 +117,24 @@ def compute_all(
     cutoff = stamp - pd.DateOffset(months=TRUST_MONTHS)
     with contextlib.ExitStack() as running:
         helpers = _Helpers(store, running) if store.is_big() else None
+        book_reader = helpers.start(HELPER_TABLES, tables=list(DATA_TABLES)) if helpers else None
+        split = store.middle_account() if helpers else None
         job = (
-            helpers.start(jobs.HELPER_TASK, as_of=str(stamp), cutoff=str(cutoff), settings=settings)
+            helpers.start(
+                jobs.HELPER_TASK,
+                as_of=str(stamp),
+                cutoff=str(cutoff),
+                settings=settings,
+                split=split,
+                book=str(book_reader.part_folder()) if book_reader else None,
+            )
             if helpers
             else None
         )
-        if helpers:  # this process mostly waits for its helpers now: import what readiness needs meanwhile
-            threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
-        book, cube = steps.run("load", store.portfolio_and_usage, helpers is not None, job is None)
+        second_half = (
+            helpers.start(jobs.SECOND_HALF_TASK, as_of=str(stamp), split=split) if job and split else None
+        )
+        book, cube = steps.run("load", _load, store, helpers is not None, book_reader, job)
 
         rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
         rules_seg = affinity.segment_rules(book, settings, stamp)
@@ -132,7 +143,9 @@ def compute_all(
         next_product = affinity.next_product(book, stamp)
         second = affinity.time_to_second_product(book, stamp)
 
-        usage = steps.run("usage features", _usage_aggregates, store, job, cube, stamp, cutoff)
+        if job is not None:  # this process now waits for its helpers: import what readiness needs meanwhile
+            threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
+        usage = steps.run("usage features", _usage_aggregates, store, job, second_half, cube, stamp, cutoff)
         del cube  # the largest frame of the run: gone before the analyses build theirs
         monthly, product_monthly = usage["monthly"], usage["product_monthly"]
         account_feats = scoring.account_features(usage["features"], book, stamp)
@@ -244,23 +257,43 @@ class _Helpers:
         return helper
 
 
-def _frames(helper, part: int) -> dict[str, pd.DataFrame] | None:
+def _load(store: Store, helpers: bool, book_reader, job):
+    """The book, from its helper when one runs, and the usage cube unless a helper works on the usage.
+
+    The book helper's files stay until the recompute ends: the trust helper maps them too.
+    """
+    from core.store import bulk_read
+
+    if book_reader is not None and job is not None:
+        try:
+            return portfolio_from_tables(book_reader.tables(0, last=False)), None
+        except bulk_read.BulkReadFailed:
+            pass
+    return store.portfolio_and_usage(helpers, job is None)
+
+
+def _frames(helper, part: int, last: bool) -> dict[str, pd.DataFrame] | None:
     """The helper's ``part`` as frames, or None when there was none or it failed (the work is then redone here)."""
     from core.store import bulk_read
 
     if helper is None:
         return None
     try:
-        return helper.frames(part, last=part == jobs.HELPER_PARTS - 1)
+        return helper.frames(part, last=last)
     except bulk_read.BulkReadFailed:
         return None
 
 
-def _usage_aggregates(store: Store, helper, cube, as_of: pd.Timestamp, cutoff: pd.Timestamp) -> dict:
-    """The usage aggregates, from the helper when one ran, else computed here (with the trust cutoff's)."""
-    done = _frames(helper, 0)
-    if done is not None:
-        return done
+def _usage_aggregates(
+    store: Store, helper, second_half, cube, as_of: pd.Timestamp, cutoff: pd.Timestamp
+) -> dict:
+    """The usage aggregates from the helpers when they ran (one per half of accounts), else computed here
+    (with the trust cutoff's)."""
+    halves = [_frames(helper, 0, last=False)]
+    if second_half is not None:
+        halves.append(_frames(second_half, 0, last=True))
+    if all(half is not None for half in halves):
+        return jobs.combined(halves) if len(halves) > 1 else halves[0]
     return jobs.aggregates_of(cube if cube is not None else store.usage_cube(helpers=False), as_of, cutoff)
 
 
@@ -268,7 +301,7 @@ def _trust(store: Store, helper, book, past_usage, as_of: pd.Timestamp, cutoff: 
     """The trust figures, from the helper when one ran, else computed here."""
     from core import scoring
 
-    done = _frames(helper, 1)
+    done = _frames(helper, 1, last=True)
     if done is not None:
         return done["model_metrics"]
     if past_usage is None:

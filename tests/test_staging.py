@@ -337,6 +337,20 @@ def test_a_scratch_write_that_fails_after_its_frame_left_memory_fails_the_recomp
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("zone", [None, "America/New_York"])
+def test_dates_are_written_as_their_calendar_day_as_python_writes_it(zone: str | None) -> None:
+    stamps = pd.Series(
+        pd.to_datetime(
+            ["1969-12-31 23:00", "2026-01-05 13:45:12", "1900-03-01", None, "2026-10-31"], format="mixed"
+        )
+    )
+    if zone:
+        stamps = stamps.dt.tz_localize(zone)
+    expected = [None if pd.isna(v) else v.date().isoformat() for v in stamps]
+    written = frames_io.arrow_table(pd.DataFrame({"evidence_at": stamps}))
+    assert written.column("evidence_at").to_pylist() == expected
+
+
 def test_dates_parsed_in_arrow_read_as_pandas_reads_them() -> None:
     text = ["2026-01-03", None, "2025-12-31", "2026-01-03T10:11:12"]
     frame = pd.DataFrame({"account_id": ["A", "B", "C", "D"], "created_at": pd.array(text, dtype="str")})
@@ -387,3 +401,59 @@ def test_a_helper_hands_over_its_parts_one_after_another(tmp_path: Path, monkeyp
     finally:
         helper.close()
     assert leftovers(tmp_path) == []
+
+
+def test_the_trust_helper_maps_the_book_its_sibling_wrote(
+    tmp_path: Path, demo_store_file: Path, monkeypatch
+) -> None:
+    """Run in this process on a copy that sqlite3 never opens here (ADBC and sqlite3 must not share a file)."""
+    import shutil
+
+    from core import jobs, settings
+    from core.store import bulk_read
+    from core.store import store as store_module
+
+    path = tmp_path / "q.db"
+    shutil.copy(demo_store_file, path)
+    read, reads = store_module.helper_tables, []
+    shared = tmp_path / "book-reader" / "part-0"  # what the recompute's book helper leaves there
+    shared.parent.mkdir()
+    bulk_read._write_part(shared, read(path, list(store_module.DATA_TABLES)))
+    middle = sorted(read(path, ["accounts"])["accounts"].column("account_id").to_pylist())[50]
+
+    def spy(store_path, tables, *args, **kwargs):
+        reads.append(list(tables))
+        return read(store_path, tables, *args, **kwargs)
+
+    monkeypatch.setattr(store_module, "helper_tables", spy)
+    trust = {}
+    for folder in (shared, tmp_path / "gone" / "part-0"):  # a helper that failed leaves no folder
+        reads.clear()
+        parts = list(
+            jobs.usage_then_trust(
+                path, "2026-11-01", "2026-05-01", settings.resolve(), split=middle, book=str(folder)
+            )
+        )
+        assert reads[:2] == [["usage"], ["usage"]]  # this half, then the other half's nine months
+        assert (list(store_module.DATA_TABLES) in reads) is (folder != shared)
+        trust[folder] = parts[1]["model_metrics"]
+    assert "risk.n" in set(trust[shared]["name"])
+    pd.testing.assert_frame_equal(*trust.values())
+
+
+def test_a_shared_part_is_mapped_once_it_appears_and_given_up_when_its_folder_goes(tmp_path: Path) -> None:
+    import threading
+
+    from core.store import bulk_read
+
+    helper_folder = tmp_path / "reader"
+    helper_folder.mkdir()
+    later = threading.Timer(
+        0.2, bulk_read._write_part, [helper_folder / "part-0", {"t": pd.DataFrame({"a": [1, 2]})}]
+    )
+    later.start()
+    assert bulk_read.shared_part(helper_folder / "part-0")["t"].column("a").to_pylist() == [1, 2]
+    (helper_folder / "part-0" / "t.arrow").unlink()
+    (helper_folder / "part-0").rmdir()
+    threading.Timer(0.2, helper_folder.rmdir).start()
+    assert bulk_read.shared_part(helper_folder / "part-0") is None

@@ -65,6 +65,10 @@ class Helper:
         except OSError as error:
             raise BulkReadFailed(str(error)) from error
 
+    def part_folder(self, part: int = 0) -> Path:
+        """Where the helper's ``part`` will appear: another helper may map it (see ``shared_part``)."""
+        return self._folder.path / f"part-{part}"
+
     def tables(self, part: int = 0, last: bool = True) -> dict[str, pa.Table]:
         """Wait for the helper's ``part``-th set of tables; by name, memory-mapped (the mapping outlives the files).
 
@@ -72,11 +76,9 @@ class Helper:
         """
         done = True
         try:
-            folder = self._wait_for(self._folder.path / f"part-{part}")
+            folder = self._wait_for(self.part_folder(part))
             done = last
-            return {
-                p.stem: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in folder.glob("*.arrow")
-            }
+            return _mapped(folder)
         except (OSError, pa.ArrowException) as error:
             raise BulkReadFailed(str(error)) from error
         finally:
@@ -107,6 +109,27 @@ class Helper:
             self._process.kill()
             self._process.wait()
         self._folder.cleanup()
+
+
+def _mapped(folder: Path) -> dict[str, pa.Table]:
+    """A part's tables by name, memory-mapped: nothing is parsed or copied, and the mapping outlives the files."""
+    return {p.stem: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in folder.glob("*.arrow")}
+
+
+def shared_part(folder: Path) -> dict[str, pa.Table] | None:
+    """Inside a helper: another helper's part (``Helper.part_folder``), mapped once it appears.
+
+    None when that helper's folder is gone: it failed or was stopped, and the caller reads the
+    tables itself. The process that started both keeps the folder until this helper is done.
+    """
+    while not folder.exists():
+        if not folder.parent.exists():
+            return None
+        time.sleep(POLL_SECONDS)
+    try:
+        return _mapped(folder)
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def main() -> None:

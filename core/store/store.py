@@ -81,12 +81,17 @@ HELPER_TABLES = "core.store.store:helper_tables"
 
 
 def helper_tables(
-    store_path: Path, tables: list[str], usage_months: tuple[str, str] | None = None
+    store_path: Path,
+    tables: list[str],
+    usage_months: tuple[str, str] | None = None,
+    accounts: tuple[str | None, str | None] = (None, None),
 ) -> dict[str, pa.Table]:
     """A helper-process task (``core.store.bulk_read``): the named tables as Arrow, read with ADBC.
 
     ``usage`` is read as the cube's columns, only periods from ``usage_months[0]`` to before
-    ``usage_months[1]`` ('YYYY-MM') when given; every other name is a portfolio table.
+    ``usage_months[1]`` ('YYYY-MM') when given, and only account ids from ``accounts[0]`` to
+    before ``accounts[1]`` (either end open when None; the key's order makes it a range scan).
+    Every other name is a portfolio table.
     """
     from core.store.frames_io import read_arrow
 
@@ -94,9 +99,15 @@ def helper_tables(
     for name in tables:
         types = read_arrow(store_path, "SELECT name, type FROM pragma_table_info(?)", [name])
         declared = dict(zip(types.column("name").to_pylist(), types.column("type").to_pylist(), strict=True))
-        sql, params = _BULK_SQL[name], []
+        sql, where, params = _BULK_SQL[name], [], []
         if name == "usage" and usage_months is not None:
-            sql, params = f"{sql} WHERE period >= ? AND period < ?", list(usage_months)
+            where, params = ["period >= ?", "period < ?"], list(usage_months)
+        for test, bound in zip(("account_id >= ?", "account_id < ?"), accounts, strict=True):
+            if name == "usage" and bound is not None:
+                where.append(test)
+                params.append(bound)
+        if where:
+            sql = f"{sql} WHERE {' AND '.join(where)}"
         out[name] = read_arrow(store_path, sql, params, declared)
     return out
 
@@ -222,6 +233,12 @@ class Store:
     def is_big(self) -> bool:
         """Whether reads and heavy work pay for helper processes (BULK_FROM_ACCOUNTS accounts or more)."""
         return (self.scalar("SELECT count(*) FROM accounts") or 0) >= BULK_FROM_ACCOUNTS
+
+    def middle_account(self) -> str | None:
+        """The account id that splits the book in two halves of accounts (None for an empty book)."""
+        return self.scalar(
+            "SELECT account_id FROM accounts ORDER BY account_id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM accounts)"
+        )
 
     def portfolio(self, helpers: bool | None = None) -> Portfolio:
         """Every imported table but raw usage, typed as core/frames.py describes."""
