@@ -457,3 +457,15 @@ def test_a_shared_part_is_mapped_once_it_appears_and_given_up_when_its_folder_go
     (helper_folder / "part-0").rmdir()
     threading.Timer(0.2, helper_folder.rmdir).start()
     assert bulk_read.shared_part(helper_folder / "part-0") is None
+
+
+@pytest.mark.parametrize("distinct", [3, 10_000])
+def test_text_is_written_as_python_holds_it_whether_it_repeats_or_not(distinct: int) -> None:
+    sentences = [f"Active users down {i}% (4 → 3) — “quoted”, 日本" for i in range(distinct)]
+    values = [
+        None if i % 7 == 0 else float("nan") if i % 11 == 0 else sentences[i % distinct]
+        for i in range(10_000)
+    ]
+    written = frames_io.text_array(pd.Series(values, dtype=object))
+    assert written.type == pa.string()
+    assert written.to_pylist() == [v if isinstance(v, str) else None for v in values]
