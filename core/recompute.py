@@ -134,6 +134,8 @@ def compute_all(
         second_half = (
             helpers.start(jobs.SECOND_HALF_TASK, as_of=str(stamp), split=split) if job and split else None
         )
+        if helpers:  # this process mostly waits for its helpers now: import what readiness needs meanwhile
+            threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
         book, cube = steps.run("load", _load, store, helpers is not None, book_reader, job)
 
         rules_all = steps.run("rules", affinity.association_rules_frame, book, settings, stamp)
@@ -143,8 +145,6 @@ def compute_all(
         next_product = affinity.next_product(book, stamp)
         second = affinity.time_to_second_product(book, stamp)
 
-        if job is not None:  # this process now waits for its helpers: import what readiness needs meanwhile
-            threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
         usage = steps.run("usage features", _usage_aggregates, store, job, second_half, cube, stamp, cutoff)
         del cube  # the largest frame of the run: gone before the analyses build theirs
         monthly, product_monthly = usage["monthly"], usage["product_monthly"]
