@@ -222,8 +222,9 @@ def test_a_recompute_with_helper_processes_saves_what_one_without_saves(
     assert "risk.n" in names and "backtest.baseline_hit_rate_at_1" in names
 
 
+@pytest.mark.parametrize("task", ["HELPER_TASK", "SECOND_HALF_TASK"])
 def test_a_helper_that_fails_leaves_the_work_to_the_recompute(
-    tmp_path: Path, demo_store_file, monkeypatch
+    tmp_path: Path, demo_store_file, monkeypatch, task: str
 ) -> None:
     import shutil
     from datetime import date
@@ -234,12 +235,13 @@ def test_a_helper_that_fails_leaves_the_work_to_the_recompute(
     path = tmp_path / "q.db"
     shutil.copy(demo_store_file, path)
     monkeypatch.setattr(Store, "is_big", lambda self: True)
-    monkeypatch.setattr(jobs, "HELPER_TASK", "core.jobs:no_such_task")
+    monkeypatch.setattr(jobs, task, "core.jobs:no_such_task")
     store = Store(path)
     before = store.result("scores")
     recompute(store, date(2026, 11, 1))
     pd.testing.assert_frame_equal(store.result("scores"), before)  # same data, same scores
     assert len(store.result("model_metrics"))
+    assert leftovers(tmp_path) == []  # no helper's folder outlives the recompute
 
 
 def test_an_import_that_cannot_write_its_working_copy_says_so_and_changes_nothing(
