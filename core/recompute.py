@@ -10,6 +10,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -212,27 +213,30 @@ def compute_all(
             "pricing": prices,
         }
 
-        def manager_figures(merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
-            live = merged_todos[merged_todos["active"].astype(bool) | merged_todos["status"].ne("open")]
-            return {
-                "portfolio": steps.run(
-                    "portfolio",
-                    portfolio_metrics.portfolio_metrics,
-                    book,
-                    scores,
-                    live,
-                    roles,
-                    attach,
-                    stamp,
-                    settings,
-                ),
-                "owner_book": portfolio_metrics.owner_book(book, scores, live, stamp),
-            }
-
         results["model_metrics"] = steps.run(
             "trust", _trust, store, job, book, past_usage, stamp, cutoff, settings
         )
+    # The manager's figures but the to-do counts, on the other core while the results are saved
+    # (SQLite copies them without the GIL); the counts are added under the write lock.
+    figures = _beside(portfolio_metrics.book_figures, book, scores, roles, attach, stamp, settings)
+
+    def manager_figures(merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        live = merged_todos[merged_todos["active"].astype(bool) | merged_todos["status"].ne("open")]
+        return {
+            "portfolio": steps.run("portfolio", lambda: portfolio_metrics.with_todos(figures.result(), live)),
+            "owner_book": portfolio_metrics.owner_book(book, scores, live, stamp),
+        }
+
     return results, todos, manager_figures
+
+
+def _beside(fn: Callable, *args) -> Future:
+    """``fn(*args)`` in a thread of its own; its result, or its error, when asked for."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beside")
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def _import_statsmodels() -> None:

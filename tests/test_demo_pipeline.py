@@ -88,3 +88,30 @@ def test_single_product_customers_churn_more_than_multi_product(demo_store) -> N
     all_ = values[values["segment"] == "all"].set_index("metric")["value"]
     assert all_["logo_churn_rate_single"] > 2 * all_["logo_churn_rate_multi"]
     assert all_["nrr_multi"] > all_["nrr_single"]
+
+
+def test_the_saved_manager_figures_are_portfolio_metrics_of_the_saved_results(demo_store) -> None:
+    """The recompute works out the figures beside the save and adds the to-do counts under the lock."""
+    from datetime import date
+
+    import pandas as pd
+
+    from core.portfolio import portfolio_metrics
+    from core.recompute import recompute
+    from core.store.store import DERIVE_TODO_COLUMNS
+
+    open_todo = demo_store.todos("WHERE status = 'open' AND active = 1 LIMIT 1")["todo_id"].iloc[0]
+    demo_store.change_todo(open_todo, "done")  # a user's mark the counts must see
+    recompute(demo_store, date(2026, 11, 1))
+    todos = demo_store.query(f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
+    live = todos[todos["active"].astype(bool) | todos["status"].ne("open")]
+    expected = portfolio_metrics(
+        demo_store.portfolio(),
+        demo_store.result("scores"),
+        live,
+        demo_store.result("product_roles"),
+        demo_store.result("attach"),
+        pd.Timestamp("2026-11-01"),
+        demo_store.settings(),
+    )
+    pd.testing.assert_frame_equal(demo_store.result("portfolio"), expected, check_dtype=False)

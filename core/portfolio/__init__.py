@@ -2,14 +2,17 @@
 
 from core.portfolio.adoption import attach_heatmap
 from core.portfolio.book import OWNER_COLUMNS
-from core.portfolio.metrics import owner_book, portfolio_metrics
+from core.portfolio.metrics import BookFigures, book_figures, owner_book, portfolio_metrics, with_todos
 from core.portfolio.segments import METRIC_COLUMNS, SEGMENT_ROWS
 
 __all__ = [
     "METRIC_COLUMNS",
+    "BookFigures",
     "OWNER_COLUMNS",
     "SEGMENT_ROWS",
     "attach_heatmap",
+    "book_figures",
     "owner_book",
     "portfolio_metrics",
+    "with_todos",
 ]

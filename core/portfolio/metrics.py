@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -39,6 +40,10 @@ _INPUTS: dict[str, tuple[str, ...]] = {
 
 def _check(portfolio: Portfolio, **frames: pd.DataFrame | None) -> None:
     require_portfolio_columns(portfolio, _NEEDED)
+    _check_inputs(**frames)
+
+
+def _check_inputs(**frames: pd.DataFrame | None) -> None:
     for name, frame in frames.items():
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"{name} must be a DataFrame.")
@@ -92,11 +97,38 @@ def portfolio_metrics(
     Returns:
         DataFrame with columns ``metric``, ``segment``, ``value`` (float).
     """
-    _check(portfolio, scores=scores, todos=todos, roles=roles, attach=attach)
+    _check(portfolio, todos=todos)
+    return with_todos(book_figures(portfolio, scores, roles, attach, as_of, settings), todos)
+
+
+@dataclass(frozen=True)
+class BookFigures:
+    """Every figure of ``portfolio_metrics`` but the to-do counts, as rows in the table's order.
+
+    The to-do counts change with each user's action, so a recompute adds them last, under the
+    store's write lock; the rest is worked out beside the saving of the results.
+    """
+
+    index: AccountIndex
+    as_of: pd.Timestamp
+    before: list[tuple[str, str, float]]
+    after: list[tuple[str, str, float]]
+
+
+def book_figures(
+    portfolio: Portfolio,
+    scores: pd.DataFrame,
+    roles: pd.DataFrame,
+    attach: pd.DataFrame,
+    as_of: Any,
+    settings: Mapping[str, Any],
+) -> BookFigures:
+    """The manager's figures that do not count to-dos (see ``portfolio_metrics``)."""
+    _check(portfolio, scores=scores, roles=roles, attach=attach)
     if "quadrant.risk_threshold" not in settings:
         raise ValueError("settings lack quadrant.risk_threshold: pass the merged settings from resolve().")
     stamp = as_timestamp(as_of)
-    scores, todos = _or_empty(scores, "scores"), _or_empty(todos, "todos")
+    scores = _or_empty(scores, "scores")
     roles, attach = _or_empty(roles, "roles"), _or_empty(attach, "attach")
     index = AccountIndex.of(portfolio.accounts)
     subs = prepare(portfolio, index)
@@ -107,10 +139,16 @@ def portfolio_metrics(
     rows += second_product_rows(index, subs, stamp)
     rows += quadrant_rows(index, now, scores)
     rows += renewal_rows(index, subs, scores, stamp, float(settings["quadrant.risk_threshold"]))
-    rows += todo_rows(index, todos, stamp)
-    rows += role_rows(index, subs, roles, stamp)
-    rows += attach_rows(attach, settings)
-    return as_frame(rows)
+    return BookFigures(
+        index, stamp, rows, role_rows(index, subs, roles, stamp) + attach_rows(attach, settings)
+    )
+
+
+def with_todos(figures: BookFigures, todos: pd.DataFrame) -> pd.DataFrame:
+    """``portfolio_metrics``'s table: the book's figures with the to-do counts of ``todos``."""
+    _check_inputs(todos=todos)
+    todo_counts = todo_rows(figures.index, _or_empty(todos, "todos"), figures.as_of)
+    return as_frame(figures.before + todo_counts + figures.after)
 
 
 def owner_book(portfolio: Portfolio, scores: pd.DataFrame, todos: pd.DataFrame, as_of: Any) -> pd.DataFrame:
