@@ -91,11 +91,11 @@ STEPS = [
 
 def compute_all(
     store: Store, as_of: date, steps: _Steps, stage=None
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, Callable]:
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, ManagerFigures]:
     """Every analysis, in dependency order.
 
-    Returns result tables, generated to-dos, and a function of the merged to-dos
-    that computes the manager's figures (they count open and overdue to-dos).
+    Returns result tables, generated to-dos, and the ``ManagerFigures`` that work out
+    the manager's figures from the merged to-dos (they count open and overdue to-dos).
     Each big result is handed to ``stage`` (a ``Store.result_stage()``) as soon
     as it is final, so its writing overlaps the analyses that follow.
     """
@@ -110,7 +110,6 @@ def compute_all(
         return frame if stage is None else stage.release(name, frame)
 
     from core import affinity, pricing, scoring
-    from core import portfolio as portfolio_metrics
     from core.affinity import readiness as ready
 
     settings = store.settings()
@@ -216,18 +215,41 @@ def compute_all(
         results["model_metrics"] = steps.run(
             "trust", _trust, store, job, book, past_usage, stamp, cutoff, settings
         )
-    # The manager's figures but the to-do counts, on the other core while the results are saved
-    # (SQLite copies them without the GIL); the counts are added under the write lock.
-    figures = _beside(portfolio_metrics.book_figures, book, scores, roles, attach, stamp, settings)
+    return results, todos, ManagerFigures(steps, book, scores, roles, attach, stamp, settings)
 
-    def manager_figures(merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
+
+class ManagerFigures:
+    """The manager's figures of a recompute, as ``Store.write_results`` derives them from the merged to-dos.
+
+    All but the to-do counts need only the results: ``start`` works them out in a thread, which
+    runs on the other core while SQLite copies the results in (without the GIL). It is started
+    once the to-dos are planned, so that its frames and the planning's are not held at once.
+    """
+
+    def __init__(
+        self, steps: _Steps, book, scores, roles, attach, stamp: pd.Timestamp, settings: dict
+    ) -> None:
+        self.steps, self.book, self.scores, self.stamp = steps, book, scores, stamp
+        self._inputs = (book, scores, roles, attach, stamp, settings)
+        self._figures: Future | None = None
+
+    def start(self) -> None:
+        from core import portfolio
+
+        if self._figures is None:
+            self._figures = _beside(portfolio.book_figures, *self._inputs)
+
+    def __call__(self, merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        from core import portfolio
+
+        self.start()
         live = merged_todos[merged_todos["active"].astype(bool) | merged_todos["status"].ne("open")]
         return {
-            "portfolio": steps.run("portfolio", lambda: portfolio_metrics.with_todos(figures.result(), live)),
-            "owner_book": portfolio_metrics.owner_book(book, scores, live, stamp),
+            "portfolio": self.steps.run(
+                "portfolio", lambda: portfolio.with_todos(self._figures.result(), live)
+            ),
+            "owner_book": portfolio.owner_book(self.book, self.scores, live, self.stamp),
         }
-
-    return results, todos, manager_figures
 
 
 def _beside(fn: Callable, *args) -> Future:
@@ -337,7 +359,14 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
 
         known = set(store.query("SELECT todo_id FROM todos")["todo_id"])
         report.rows = steps.run(
-            "save", store.write_results, results, todos, reconcile, manager_figures, stage
+            "save",
+            store.write_results,
+            results,
+            todos,
+            reconcile,
+            manager_figures,
+            stage,
+            planned=manager_figures.start,
         )
         report.new_todos = int((~todos["todo_id"].isin(known)).sum()) if len(todos) else 0
     except Exception as error:

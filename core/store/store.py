@@ -490,6 +490,7 @@ class Store:
         reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None,
         derive: Callable[[pd.DataFrame], dict[str, pd.DataFrame]] | None = None,
         stage: Any = None,
+        planned: Callable[[], None] | None = None,
     ) -> dict[str, int]:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
@@ -502,6 +503,8 @@ class Store:
         (the manager's figures) in the same transaction; it gets the columns
         ``DERIVE_TODO_COLUMNS``. ``stage`` is a ``result_stage()`` that may already
         hold some of ``results`` (the recompute stages each table when it is ready).
+        ``planned()`` is called once the to-dos are planned, before the write lock: work that
+        ``derive`` will need can start then, beside the copy.
         """
         from core.store import staging, todo_state
 
@@ -517,6 +520,8 @@ class Store:
                 version = todo_state.version(self.conn)
                 plan = todo_state.plan_merge(self.conn, todos, reconcile)
                 stage.add(_TODO_STAGE, plan.rows)
+            if planned is not None:
+                planned()
             with stage.attached(self.conn) as staged, self.writing() as conn:
                 if "score_components" in results:  # the brief shows how each component moved
                     frames_io.rotate(conn, "score_components", "score_components_prev")
