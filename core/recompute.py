@@ -341,7 +341,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
 
     report = RecomputeReport(as_of=as_of)
     started = time.perf_counter()
-    before = store.result("scores")
+    before = store.query("SELECT account_id, quadrant FROM scores")  # only to count quadrant moves
     run_id = store.start_run("recompute", as_of)
     steps = _Steps(STEPS, progress, report)
     stage = store.result_stage()

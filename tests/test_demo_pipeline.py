@@ -115,3 +115,17 @@ def test_the_saved_manager_figures_are_portfolio_metrics_of_the_saved_results(de
         demo_store.settings(),
     )
     pd.testing.assert_frame_equal(demo_store.result("portfolio"), expected, check_dtype=False)
+
+
+def test_the_report_counts_the_accounts_that_changed_quadrant(demo_store) -> None:
+    from datetime import date
+
+    from core.recompute import recompute
+
+    before = demo_store.result("scores").set_index("account_id")["quadrant"]
+    demo_store.set_setting("quadrant.risk_threshold", 20)  # lower: more accounts count as at risk
+    report = recompute(demo_store, date(2026, 11, 1))
+    after = demo_store.result("scores").set_index("account_id")["quadrant"]
+    moved = int((before.reindex(after.index) != after).sum())
+    assert moved > 0 and report.quadrant_moves == moved
+    assert f"{moved:,} accounts changed quadrant" in report.describe()
