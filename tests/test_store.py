@@ -34,6 +34,20 @@ def test_new_store_is_wal_with_foreign_keys_and_marked(tmp_path: Path) -> None:
     assert store.scalar("SELECT count(*) FROM _sqlite_migrations") == SCHEMA_VERSION
 
 
+def test_replacing_results_does_not_write_the_freed_pages_again(tmp_path: Path) -> None:
+    """Builds with secure_delete on would zero every page of the old rows: as much again through the WAL."""
+    store = Store(tmp_path / "q.db")
+    wal = Path(f"{store.path}-wal")
+    old = pd.DataFrame({"metric": [f"m{i}" for i in range(20_000)], "segment": "all", "value": 1.0})
+    old["note"] = "x" * 200  # about 4 MB of rows
+    store.write_results({"portfolio": old})
+    store.scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert wal.stat().st_size == 0
+    store.write_results({"portfolio": old.head(10)})
+    assert wal.stat().st_size < 1_000_000  # zeroing the freed pages writes over 4 MB here
+    assert len(store.result("portfolio")) == 10
+
+
 def test_foreign_keys_refuse_orphans(tmp_path: Path) -> None:
     store = Store(tmp_path / "q.db")
     with pytest.raises(StoreError), store.writing() as conn:
