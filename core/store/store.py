@@ -99,17 +99,22 @@ def helper_tables(
     for name in tables:
         types = read_arrow(store_path, "SELECT name, type FROM pragma_table_info(?)", [name])
         declared = dict(zip(types.column("name").to_pylist(), types.column("type").to_pylist(), strict=True))
-        sql, where, params = _BULK_SQL[name], [], []
-        if name == "usage" and usage_months is not None:
-            where, params = ["period >= ?", "period < ?"], list(usage_months)
-        for test, bound in zip(("account_id >= ?", "account_id < ?"), accounts, strict=True):
-            if name == "usage" and bound is not None:
-                where.append(test)
-                params.append(bound)
-        if where:
-            sql = f"{sql} WHERE {' AND '.join(where)}"
+        where, params = _usage_bounds(usage_months, accounts) if name == "usage" else ([], [])
+        sql = f"{_BULK_SQL[name]} WHERE {' AND '.join(where)}" if where else _BULK_SQL[name]
         out[name] = read_arrow(store_path, sql, params, declared)
     return out
+
+
+def _usage_bounds(
+    months: tuple[str, str] | None, accounts: tuple[str | None, str | None]
+) -> tuple[list[str], list[str]]:
+    """The WHERE tests and their parameters that keep the usage rows in ``months`` and ``accounts``."""
+    bounds = [
+        *zip(("period >= ?", "period < ?"), months or (None, None)),
+        *zip(("account_id >= ?", "account_id < ?"), accounts),
+    ]
+    kept = [(test, value) for test, value in bounds if value is not None]
+    return [test for test, _ in kept], [value for _, value in kept]
 
 
 def portfolio_from_tables(tables: dict[str, pa.Table]) -> Portfolio:
