@@ -405,6 +405,33 @@ def test_a_helper_hands_over_its_parts_one_after_another(tmp_path: Path, monkeyp
     assert leftovers(tmp_path) == []
 
 
+STATUS_TASK = """
+import pandas as pd
+
+
+def huge_pages(store_path):
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    return {"status": pd.DataFrame({"thp": [status["THP_enabled"].strip()]})}
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/status").exists() or "THP_enabled" not in Path("/proc/self/status").read_text(),
+    reason="needs Linux's THP_enabled in /proc/self/status",
+)
+def test_a_helper_runs_without_transparent_huge_pages(tmp_path: Path, monkeypatch) -> None:
+    from core.store import bulk_read
+
+    (tmp_path / "status_task.py").write_text(STATUS_TASK)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    helper = bulk_read.Helper(tmp_path / "q.db", "status_task:huge_pages", {})
+    try:
+        assert helper.frames()["status"]["thp"].tolist() == ["0"]
+    finally:
+        helper.close()
+    assert "THP_enabled:\t1" in Path("/proc/self/status").read_text()  # this process keeps them
+
+
 def test_the_trust_helper_maps_the_book_its_sibling_wrote(
     tmp_path: Path, demo_store_file: Path, monkeypatch
 ) -> None:
