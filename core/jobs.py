@@ -13,10 +13,12 @@ fails, with the same functions, so both ways give the same tables (a test checks
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 HELPER_TASK = "core.jobs:usage_then_trust"
 SECOND_HALF_TASK = "core.jobs:usage_aggregates"  # one part: the second half's aggregates
@@ -82,18 +84,46 @@ def trust_metrics(book, past_usage: pd.DataFrame, as_of: pd.Timestamp, cutoff: p
 
     ``past_usage`` is the usage features as of ``cutoff``; the backtest replays the months since.
     """
+    return pd.concat(
+        [risk_rows(book, past_usage, as_of, cutoff, settings), trust_backtest(book, as_of, cutoff, settings)],
+        ignore_index=True,
+    )
+
+
+def risk_rows(book, past_usage: pd.DataFrame, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: dict):
+    """The risk score's AUC on the churn since ``cutoff`` (see ``scoring.risk_auc``), as model_metrics rows."""
     from core import scoring
 
     past = scoring.account_features(past_usage, book, cutoff)
-    rows = pd.DataFrame(
+    return pd.DataFrame(
         _metric_rows("risk", scoring.risk_auc(book, past, cutoff, as_of, settings)),
         columns=["name", "value", "detail"],
     )
+
+
+def trust_backtest(book, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: dict) -> pd.DataFrame:
+    """The suggestions replayed from ``cutoff``, as model_metrics rows."""
     months = (as_of.year - cutoff.year) * 12 + as_of.month - cutoff.month
-    return pd.concat([rows, backtest_rows(book, as_of, months, settings)[0]], ignore_index=True)
+    return backtest_rows(book, as_of, months, settings)[0]
 
 
 # -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
+
+
+def _return_free_memory() -> None:
+    """Hand the memory freed so far back to the system (Arrow's pool, then glibc's arenas).
+
+    A helper runs beside the recompute, so its peak adds to the recompute's: pages it no longer
+    uses should not count there. Elsewhere than glibc only Arrow's pool is trimmed.
+    """
+    import contextlib
+    import ctypes
+    import ctypes.util
+
+    pa.default_memory_pool().release_unused()
+    if sys.platform == "linux" and (libc := ctypes.util.find_library("c")):
+        with contextlib.suppress(OSError, AttributeError):  # a libc without malloc_trim (musl)
+            ctypes.CDLL(libc).malloc_trim(0)
 
 
 def _cube(store_path: Path, accounts: tuple[str | None, str | None], months: tuple[str, str] | None = None):
@@ -135,7 +165,14 @@ def usage_then_trust(
         past_usage = stacked([past_usage, rest])
     tables = shared_part(Path(book)) if book else None
     portfolio = portfolio_from_tables(tables or helper_tables(store_path, list(DATA_TABLES)))
-    yield {"model_metrics": trust_metrics(portfolio, past_usage, stamp, past, settings)}
+    risk = risk_rows(portfolio, past_usage, stamp, past, settings)
+    del past_usage
+    _return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
+    yield {
+        "model_metrics": pd.concat(
+            [risk, trust_backtest(portfolio, stamp, past, settings)], ignore_index=True
+        )
+    }
 
 
 def usage_aggregates(store_path: Path, as_of: str, split: str) -> dict:

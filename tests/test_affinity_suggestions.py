@@ -286,6 +286,15 @@ def test_vectorised_equals_the_per_account_loop(with_readiness: bool) -> None:
     pd.testing.assert_frame_equal(fast, slow)
 
 
+def test_without_reasons_the_ranking_is_the_same_and_every_reason_empty() -> None:
+    book = random_book(seed=10)
+    args = pipeline(book, random_readiness(book))
+    full, ranked = suggest(*args), suggest(*args, reasons=False)
+    assert full["reason"].str.len().min() > 20 and ranked["reason"].eq("").all()
+    assert ranked["reason"].dtype == full["reason"].dtype
+    pd.testing.assert_frame_equal(ranked.drop(columns="reason"), full.drop(columns="reason"))
+
+
 def test_never_an_owned_or_sunset_product_and_ranks_follow_scores() -> None:
     book = random_book(seed=9)
     table = suggest(*pipeline(book))

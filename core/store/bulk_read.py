@@ -154,12 +154,13 @@ def _without_huge_pages() -> None:
     """
     if sys.platform != "linux":
         return
+    import contextlib
     import ctypes
 
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # an unusual libc: huge pages then stay as the system sets them
+    with contextlib.suppress(
+        OSError, AttributeError
+    ):  # an unusual libc: huge pages stay as the system sets them
+        ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 
 def _write_part(folder: Path, tables: dict) -> None:
