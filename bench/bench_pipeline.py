@@ -157,6 +157,7 @@ def phase_recompute(db: Path) -> dict[str, Any]:
         "helper_cpu": helpers.children_user + helpers.children_system,
         "helper_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "tree_peak_mb": memory.peak_mb,
+        "tree_pss_mb": memory.peak_pss_mb,
         "steps": {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])},
         "cpu_steps": {name: marks[i + 1][2] - used for i, (name, _, used) in enumerate(marks[:-1])},
         "timed_steps": dict(report.step_seconds),
@@ -354,7 +355,26 @@ def print_size(report: Report, f: SizeFigures) -> None:
                 ]
             )
             rows.append(
-                ["  it and its helpers at one moment", "", "", mb_text(rc.get("tree_peak_mb")), "", "", ""]
+                [
+                    "  it and its helpers at one moment (RSS)",
+                    "",
+                    "",
+                    mb_text(rc.get("tree_peak_mb")),
+                    "",
+                    "",
+                    "",
+                ]
+            )
+            rows.append(
+                [
+                    "  same, shared pages counted once (PSS)",
+                    "",
+                    "",
+                    mb_text(rc.get("tree_pss_mb")),
+                    "",
+                    "",
+                    "",
+                ]
             )
     for step, seconds in rc.get("steps", {}).items():
         name, base = f.baseline_for(step)
