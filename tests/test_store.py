@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from core.store import Store, StoreError
+from core.store import store as store_module
+from core.store.store import finish_checkpoints
 from core.store.schema import SCHEMA_VERSION
 
 V1 = Path(__file__).parent / "data" / "store_v1.db"
@@ -41,11 +43,36 @@ def test_replacing_results_does_not_write_the_freed_pages_again(tmp_path: Path) 
     old = pd.DataFrame({"metric": [f"m{i}" for i in range(20_000)], "segment": "all", "value": 1.0})
     old["note"] = "x" * 200  # about 4 MB of rows
     store.write_results({"portfolio": old})
+    finish_checkpoints()
     store.scalar("PRAGMA wal_checkpoint(TRUNCATE)")
     assert wal.stat().st_size == 0
     store.write_results({"portfolio": old.head(10)})
     assert wal.stat().st_size < 1_000_000  # zeroing the freed pages writes over 4 MB here
     assert len(store.result("portfolio")) == 10
+
+
+def test_a_big_write_reaches_the_file_after_its_commit_in_a_thread(tmp_path: Path, monkeypatch) -> None:
+    """The commit returns before SQLite copies the WAL into the file; readers see the rows meanwhile."""
+    import threading
+
+    release = threading.Event()
+    checkpoint = store_module._checkpoint
+    monkeypatch.setattr(store_module, "_checkpoint", lambda path: (release.wait(10), checkpoint(path)))
+    store = Store(tmp_path / "q.db")
+    finish_checkpoints()
+    size = store.path.stat().st_size
+    rows = pd.DataFrame({"metric": [f"m{i}" for i in range(20_000)], "segment": "all", "value": 1.0})
+    rows["note"] = "x" * 200  # about 4 MB: over the 1,000 pages that make a commit checkpoint itself
+    store.write_results({"portfolio": rows})
+    assert store.path.stat().st_size == size  # every new page is still in the WAL only
+    assert Path(f"{store.path}-wal").stat().st_size > 4_000_000
+    assert len(Store(store.path).result("portfolio")) == 20_000  # another reader sees them there
+    assert store.scalar("PRAGMA wal_autocheckpoint") == 1000  # small commits checkpoint as before
+    release.set()
+    finish_checkpoints()
+    assert store.path.stat().st_size > size + 4_000_000
+    busy, log, copied = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and log == copied
 
 
 def test_foreign_keys_refuse_orphans(tmp_path: Path) -> None:

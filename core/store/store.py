@@ -7,6 +7,7 @@ explicit user actions, never by an import or a recompute.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -47,7 +48,32 @@ BULK_FROM_ACCOUNTS = (
 )
 DERIVE_TODO_COLUMNS = ("todo_id", "account_id", "kind", "status", "due", "snoozed_until", "active")
 _TODO_STAGE = "merged_todos"  # the scratch table of a recompute's to-do rows
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default WAL size that triggers a checkpoint at commit
 DATA_TABLES = ("accounts", "products", "subscriptions", "contacts", "activities", "nps", "bundles")
+
+
+_checkpoints: list[threading.Thread] = []  # started by Store.bulk_writing, waited for at exit
+
+
+@atexit.register
+def finish_checkpoints() -> None:
+    """Wait for the background checkpoints, so that a command leaves its store file whole and tidy."""
+    while _checkpoints:
+        _checkpoints.pop().join()
+
+
+def _checkpoint(path: Path) -> None:
+    """Copy the WAL's pages into the store file without waiting for anyone (see ``Store.bulk_writing``)."""
+    try:
+        conn = connect(path)
+    except StoreError:
+        return  # the next commit's automatic checkpoint copies them
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:
+        pass  # as above
+    finally:
+        conn.close()
 
 
 def default_path() -> Path:
@@ -168,6 +194,8 @@ class Store:
         return conn
 
     def close(self) -> None:
+        """Close this thread's connection, once the checkpoints ``bulk_writing`` started are done."""
+        finish_checkpoints()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -190,6 +218,26 @@ class Store:
                 yield conn
         except sqlite3.Error as error:
             raise translate(error, str(self.path)) from None
+
+    @contextlib.contextmanager
+    def bulk_writing(self) -> Iterator[sqlite3.Connection]:
+        """``writing`` for a big transaction, whose pages reach the store file afterwards, in a thread.
+
+        SQLite would copy them from the WAL at COMMIT, in the committing thread: 600 MB after a
+        recompute at 100,000 accounts, 0.9-4 s before its results could show. A passive checkpoint
+        waits for no reader or writer, and readers find the pages in the WAL meanwhile. ``close``
+        waits for it, and so does the process before it exits (``finish_checkpoints``).
+        """
+        conn = self.conn
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            with self.writing() as conn:
+                yield conn
+        finally:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+        thread = threading.Thread(target=_checkpoint, args=(self.path,), name="checkpoint", daemon=True)
+        thread.start()
+        _checkpoints.append(thread)
 
     def query(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
         try:
@@ -352,7 +400,7 @@ class Store:
                 with (
                     staging.attached(self.conn, scratch) as schema,
                     _references_trusted(self.conn),
-                    self.writing() as conn,
+                    self.bulk_writing() as conn,
                 ):
                     for table, columns in scratch.columns.items():
                         source = f'"{schema}"."{table}"'
@@ -527,7 +575,7 @@ class Store:
                 stage.add(_TODO_STAGE, plan.rows)
             if planned is not None:
                 planned()
-            with stage.attached(self.conn) as staged, self.writing() as conn:
+            with stage.attached(self.conn) as staged, self.bulk_writing() as conn:
                 if "score_components" in results:  # the brief shows how each component moved
                     frames_io.rotate(conn, "score_components", "score_components_prev")
                 for table, frame in results.items():
