@@ -12,8 +12,8 @@ import pytest
 
 from core.store import Store, StoreError
 from core.store import store as store_module
-from core.store.store import finish_checkpoints
 from core.store.schema import SCHEMA_VERSION
+from core.store.store import finish_checkpoints
 
 V1 = Path(__file__).parent / "data" / "store_v1.db"
 
