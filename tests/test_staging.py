@@ -127,6 +127,51 @@ def test_without_a_concurrent_change_the_planned_merge_applies(tmp_path: Path) -
     assert store.todo_events("t1")["action"].tolist()[-1] == "auto-open"
 
 
+STORED_TODOS = [  # todo_id, title, reason, evidence_at, status, snoozed_until, note, status_changed_at
+    ("t1", "QBR", "usage fell 40%", "2026-09-01", "done", None, "called them", "2026-10-01"),
+    ("t2", "Renewal", "renews in 30 days", "2026-10-01", "snoozed", "2026-10-15", None, "2026-10-02"),
+    ("t3", "Seats", "seats 95% used", "2026-08-01", "open", None, "ask about Q1", None),
+    ("t4", "Exec sponsor", "2 negative tickets", "2026-07-01", "dismissed", None, None, "2026-07-05"),
+]
+
+
+@pytest.mark.parametrize("generated_ids", [["t1", "t2", "t3", "t4"], ["t1", "t3", "t9"], ["t8", "t9"]])
+def test_the_merge_plan_reads_whole_rows_only_for_the_to_dos_it_keeps_as_they_were(
+    tmp_path: Path, generated_ids: list[str]
+) -> None:
+    """Every to-do generated again, some, or none: the plan equals the reconcile of every stored column."""
+    store = Store(tmp_path / "q.db")
+    with store.writing() as conn:
+        conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A1', 'Acme', 'smb')")
+        conn.executemany(
+            "INSERT INTO todos (todo_id, account_id, kind, title, reason, evidence_at, status, snoozed_until, "
+            "note, status_changed_at, created_at, updated_at) "
+            "VALUES (?, 'A1', 'qbr', ?, ?, ?, ?, ?, ?, ?, '2026-01-01', '2026-01-01')",
+            STORED_TODOS,
+        )
+    generated = pd.concat([generated_todo(i).assign(evidence_at="2026-10-20") for i in generated_ids])
+    as_of = pd.Timestamp("2026-11-01")
+    seen = []
+
+    def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+        seen.append(old)
+        return reconcile(old, new, as_of)
+
+    plan = todo_state.plan_merge(store.conn, generated, merge)
+    whole = store.query("SELECT * FROM todos")
+    expected = reconcile(whole, generated, as_of).sort_values("todo_id", ignore_index=True)
+    planned = plan.rows.sort_values("todo_id", ignore_index=True)
+    assert planned["todo_id"].tolist() == sorted({*generated_ids, "t1", "t2", "t3", "t4"})
+    kept = [c for c in planned.columns if c not in ("generated_at", "created_at", "updated_at")]
+    pd.testing.assert_frame_equal(planned[kept], expected[kept], check_dtype=False)
+    gone = set(whole["todo_id"]) - set(generated_ids)
+    read = seen[0].set_index("todo_id")
+    if gone:  # kept as they were: read whole
+        assert read.loc[sorted(gone), "reason"].notna().all()
+    if gone != set(whole["todo_id"]):  # the others' generated fields are not read at all
+        assert "reason" not in read.columns or read.drop(index=sorted(gone))["reason"].isna().all()
+
+
 def test_import_leaves_consistent_references_and_no_scratch(demo_store: Store) -> None:
     assert demo_store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert demo_store.scalar("PRAGMA foreign_keys") == 1  # switched back on after the copy
