@@ -130,7 +130,7 @@ def suggest(
         seq: :func:`core.affinity.sequencing.time_to_attach`, for the typical gap.
         readiness: optional account_id, product_id, ready (bool), readiness_reason (str).
         reasons: False leaves every ``reason`` empty, for a replay that only ranks (the sentences
-            take a quarter of the memory at 100,000 accounts).
+            are about a quarter of a replay's peak memory at 100,000 accounts).
 
     Returns:
         DataFrame with columns ``account_id``, ``product_id``, ``rank`` (1 = best), ``score``

@@ -149,17 +149,16 @@ def _without_huge_pages() -> None:
 
     numpy and Arrow ask for 2 MB pages on big arrays. On a VM that backs its memory lazily
     (Firecracker, ballooned guests) the kernel zeroes each one on first touch at host-fault
-    speed: the helpers spent 5-6 s of system time on it at 100,000 accounts, 1.7 s with 4 KB
-    pages. The main process keeps them: it reuses its memory, and there they paid off.
+    speed: the helpers spent 6.7-7.7 s of system time at 100,000 accounts, 1.7-1.8 s with 4 KB
+    pages. The main process keeps them: turned off there too, the recompute was no faster.
     """
     if sys.platform != "linux":
         return
     import contextlib
     import ctypes
 
-    with contextlib.suppress(
-        OSError, AttributeError
-    ):  # an unusual libc: huge pages stay as the system sets them
+    # An unusual libc without prctl: huge pages then stay as the system sets them.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 

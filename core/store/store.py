@@ -228,16 +228,15 @@ class Store:
         waits for no reader or writer, and readers find the pages in the WAL meanwhile. ``close``
         waits for it, and so does the process before it exits (``finish_checkpoints``).
         """
-        conn = self.conn
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self.conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             with self.writing() as conn:
                 yield conn
         finally:
-            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
         thread = threading.Thread(target=_checkpoint, args=(self.path,), name="checkpoint", daemon=True)
         thread.start()
-        _checkpoints.append(thread)
+        _checkpoints[:] = [*(t for t in _checkpoints if t.is_alive()), thread]
 
     def query(self, sql: str, params: list | tuple = ()) -> pd.DataFrame:
         try:
