@@ -116,6 +116,44 @@ def test_sigkill_during_recompute_keeps_results_and_state(demo_store, delay: flo
     assert_user_state(db, todo_id)
 
 
+CHECKPOINTING_CHILD = """
+import sys, time
+import pandas as pd
+from core.store import Store
+from core.store import store as module
+
+copy = module._checkpoint
+
+def announced(path):
+    print("committed", flush=True)
+    copy(path)
+
+module._checkpoint = announced
+rows = pd.DataFrame({"metric": [f"m{i}" for i in range(150_000)], "segment": "all", "value": 1.0})
+rows["note"] = "x" * 200
+Store(sys.argv[1]).write_results({"portfolio": rows})
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.08])
+def test_sigkill_while_the_results_are_copied_into_the_file_loses_nothing(
+    tmp_path: Path, delay: float
+) -> None:
+    """The commit is in the WAL before the background checkpoint starts; a kill during it loses nothing."""
+    db = tmp_path / "q.db"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHECKPOINTING_CHILD, str(db)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert child.stdout.readline().strip() == "committed"
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert integrity(db) == "ok"
+    assert one(db, "SELECT count(*) FROM portfolio") == 150_000
+    assert one(db, "SELECT count(DISTINCT metric) FROM portfolio") == 150_000
+
+
 def test_sigkill_during_todo_changes_leaves_state_and_log_in_step(demo_store) -> None:
     todo_id = demo_store.todos("WHERE active = 1 ORDER BY todo_id LIMIT 1").iloc[0]["todo_id"]
     db = demo_store.path

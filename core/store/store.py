@@ -57,9 +57,15 @@ _checkpoints: list[threading.Thread] = []  # started by Store.bulk_writing, wait
 
 @atexit.register
 def finish_checkpoints() -> None:
-    """Wait for the background checkpoints, so that a command leaves its store file whole and tidy."""
-    while _checkpoints:
-        _checkpoints.pop().join()
+    """Wait for the background checkpoints, so that a command leaves its store file whole and tidy.
+
+    Interrupted (Ctrl-C at exit), it stops waiting: the next connection copies what is left.
+    """
+    try:
+        while _checkpoints:
+            _checkpoints.pop().join()
+    except KeyboardInterrupt:
+        pass
 
 
 def _checkpoint(path: Path) -> None:
