@@ -302,6 +302,11 @@ def measure(accounts: int, seed: int = SEED, fresh: bool = False, log=None) -> S
 # -- printing ---------------------------------------------------------------------------------------------
 
 
+def _side_row(label: str, wall: str = "", cpu: str = "", peak: str = "") -> list[str]:
+    """A row under a figure: some of its columns, no floor."""
+    return [label, wall, cpu, peak, "", "", ""]
+
+
 def print_size(report: Report, f: SizeFigures) -> None:
     """One size: every phase and step with its peak memory, its floor and the ratio."""
     b = f.baselines
@@ -348,50 +353,18 @@ def print_size(report: Report, f: SizeFigures) -> None:
         )
         if rc.get("settled_seconds"):
             rows.append(
-                [
-                    "  until SQLite copied it into the file",
-                    seconds_text(rc["settled_seconds"]),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
+                _side_row("  until SQLite copied it into the file", wall=seconds_text(rc["settled_seconds"]))
             )
         if rc.get("helper_peak_mb"):
-            rows.append(
-                [
+            rows += [
+                _side_row(
                     "  its helper processes (largest)",
-                    "",
-                    seconds_text(rc.get("helper_cpu")),
-                    mb_text(rc.get("helper_peak_mb")),
-                    "",
-                    "",
-                    "",
-                ]
-            )
-            rows.append(
-                [
-                    "  it and its helpers at one moment (RSS)",
-                    "",
-                    "",
-                    mb_text(rc.get("tree_peak_mb")),
-                    "",
-                    "",
-                    "",
-                ]
-            )
-            rows.append(
-                [
-                    "  same, shared pages counted once (PSS)",
-                    "",
-                    "",
-                    mb_text(rc.get("tree_pss_mb")),
-                    "",
-                    "",
-                    "",
-                ]
-            )
+                    cpu=seconds_text(rc.get("helper_cpu")),
+                    peak=mb_text(rc.get("helper_peak_mb")),
+                ),
+                _side_row("  it and its helpers at one moment (RSS)", peak=mb_text(rc.get("tree_peak_mb"))),
+                _side_row("  same, shared pages counted once (PSS)", peak=mb_text(rc.get("tree_pss_mb"))),
+            ]
     for step, seconds in rc.get("steps", {}).items():
         name, base = f.baseline_for(step)
         label = "pair-count matmul (1 thread)" if name == "matmul" else "SQLite scan of usage"

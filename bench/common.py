@@ -160,11 +160,9 @@ class TreeMemory:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.05):
-            pids = [os.getpid(), *_children(os.getpid())]
-            self.peak_mb = max(self.peak_mb, sum(_memory_mb(pid, "VmRSS", "status") for pid in pids))
-            pss = sum(
-                _memory_mb(pid, "Pss", "smaps_rollup") or _memory_mb(pid, "VmRSS", "status") for pid in pids
-            )
+            rss = {pid: _memory_mb(pid, "VmRSS", "status") for pid in [os.getpid(), *_children(os.getpid())]}
+            pss = sum(_memory_mb(pid, "Pss", "smaps_rollup") or mb for pid, mb in rss.items())
+            self.peak_mb = max(self.peak_mb, sum(rss.values()))
             self.peak_pss_mb = max(self.peak_pss_mb, pss)
 
 

@@ -229,15 +229,23 @@ class ManagerFigures:
     def __init__(
         self, steps: _Steps, book, scores, roles, attach, stamp: pd.Timestamp, settings: dict
     ) -> None:
-        self.steps, self.book, self.scores, self.stamp = steps, book, scores, stamp
-        self._inputs = (book, scores, roles, attach, stamp, settings)
+        self.steps, self.book, self.scores, self.roles, self.attach = steps, book, scores, roles, attach
+        self.stamp, self.settings = stamp, settings
         self._figures: Future | None = None
 
     def start(self) -> None:
         from core import portfolio
 
         if self._figures is None:
-            self._figures = _beside(portfolio.book_figures, *self._inputs)
+            self._figures = _beside(
+                portfolio.book_figures,
+                self.book,
+                self.scores,
+                self.roles,
+                self.attach,
+                self.stamp,
+                self.settings,
+            )
 
     def __call__(self, merged_todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
         from core import portfolio
