@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -62,6 +63,71 @@ def test_staged_write_equals_the_plain_write(tmp_path: Path) -> None:
     row = stored(staged, "scratch_test")[7]
     assert row[1] is None and row[5] == "2026-01-08" and row[4] == 0  # NaN as NULL, dates as ISO text
     assert leftovers(tmp_path) == []
+
+
+def cell_types(store: Store, table: str) -> list[tuple]:
+    """Each distinct combination of SQLite storage classes across a table's columns."""
+    columns = frames_io.table_columns(store.conn, table)
+    kinds = ", ".join(f'typeof("{c}")' for c in columns)
+    order = ", ".join(str(n) for n in range(1, len(columns) + 1))
+    return store.conn.execute(f'SELECT DISTINCT {kinds} FROM "{table}" ORDER BY {order}').fetchall()
+
+
+@pytest.mark.parametrize("existing", ["none", "fewer columns", "same columns"])
+def test_a_staged_table_is_declared_as_the_store_will_declare_it_and_copied_record_by_record(
+    tmp_path: Path, existing: str
+) -> None:
+    """The scratch table mirrors the store's (as it is, or once the frame's new columns are added), so
+    SQLite's transfer optimisation copies whole records; the rows and their types are those of the
+    plain write. A first recompute on a new store meets the table with fewer columns."""
+    frame = big_frame()
+    declared = {"fewer columns": "account_id TEXT, points REAL", "same columns": None}.get(existing)
+    staged, plain = Store(tmp_path / "staged.db"), Store(tmp_path / "plain.db")
+    for store in (staged, plain):
+        with store.writing() as conn:
+            if declared:
+                conn.execute(f"CREATE TABLE scratch_test ({declared})")
+            elif existing == "same columns":
+                frames_io.ensure_table(conn, "scratch_test", frame)
+    with plain.writing() as conn:
+        frames_io.replace_rows(conn, "scratch_test", frame)
+    copies: list[str] = []
+    with staged.result_stage() as stage:
+        stage.add("scratch_test", frame)
+        with stage.attached(staged.conn) as names, staged.writing() as conn:
+            assert names == {"scratch_test"}
+            frames_io.ensure_table(conn, "scratch_test", frame)
+            copy = frames_io.staged_copy(conn, "scratch_test", frame.columns, staging.SCHEMA)
+            opcodes = {row[1] for row in conn.execute(f"EXPLAIN {copy}")}
+            conn.set_trace_callback(copies.append)
+            frames_io.replace_rows(conn, "scratch_test", frame, staging.SCHEMA)
+            conn.set_trace_callback(None)
+    assert "SELECT * FROM" in copy and copy in copies
+    assert "RowData" in opcodes and "MakeRecord" not in opcodes  # records moved whole, not rebuilt
+    assert frames_io.declared_columns(staged.conn, "scratch_test") == frames_io.declared_columns(
+        plain.conn, "scratch_test"
+    )
+    assert stored(staged, "scratch_test") == stored(plain, "scratch_test")
+    assert cell_types(staged, "scratch_test") == cell_types(plain, "scratch_test")
+    assert leftovers(tmp_path) == []
+
+
+def test_a_staged_table_the_store_declares_otherwise_is_copied_column_by_column(tmp_path: Path) -> None:
+    """Should the store's table change shape after the scratch table was made, the named copy still fits."""
+    frame = big_frame()
+    store = Store(tmp_path / "q.db")
+    with store.result_stage() as stage:
+        stage.add("scratch_test", frame)
+        with stage.attached(store.conn) as names, store.writing() as conn:
+            assert names == {"scratch_test"}
+            conn.execute('CREATE TABLE scratch_test (extra TEXT, account_id TEXT, "rank" INTEGER)')
+            frames_io.replace_rows(conn, "scratch_test", frame, staging.SCHEMA)
+    assert store.scalar("SELECT count(*) FROM scratch_test") == len(frame)
+    assert store.scalar("SELECT count(*) FROM scratch_test WHERE extra IS NOT NULL") == 0
+    assert store.conn.execute('SELECT "rank", points FROM scratch_test WHERE rowid = 8').fetchone() == (
+        7,
+        None,
+    )
 
 
 def test_a_folder_that_cannot_hold_the_scratch_file_falls_back_to_the_plain_write(
@@ -475,6 +541,33 @@ def test_a_helper_runs_without_transparent_huge_pages(tmp_path: Path, monkeypatc
     finally:
         helper.close()
     assert "THP_enabled:\t1" in Path("/proc/self/status").read_text()  # this process keeps them
+
+
+NICE_TASK = """
+import os
+
+import pandas as pd
+
+
+def niceness(store_path):
+    return {"nice": pd.DataFrame({"value": [os.nice(0)]})}
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="needs os.nice")
+@pytest.mark.parametrize("later", [False, True])
+def test_a_helper_needed_later_runs_at_a_lower_priority(tmp_path: Path, monkeypatch, later: bool) -> None:
+    from core.store import bulk_read
+
+    (tmp_path / "nice_task.py").write_text(NICE_TASK)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    helper = bulk_read.Helper(tmp_path / "q.db", "nice_task:niceness", {}, later=later)
+    try:
+        value = helper.frames()["nice"]["value"].tolist()
+    finally:
+        helper.close()
+    mine = os.nice(0)
+    assert value == [min(mine + bulk_read.LATER_NICENESS, 19) if later else mine]
 
 
 def test_the_trust_helper_maps_the_book_its_sibling_wrote(

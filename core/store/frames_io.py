@@ -223,16 +223,25 @@ def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f'PRAGMA main.table_info("{table}")')]
 
 
+def declared_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[tuple]:
+    """Each column's name, declared type, NOT NULL, default and primary-key position, in order."""
+    return [tuple(row[1:]) for row in conn.execute(f'PRAGMA "{schema}".table_info("{table}")')]
+
+
 def ensure_table(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
     """Create a result table from a frame's columns, or add the columns it lacks."""
     existing = table_columns(conn, table)
     if not existing:
-        spec = ", ".join(f'"{c}" {sqlite_type(frame[c])}' for c in frame.columns)
-        conn.execute(f'CREATE TABLE main."{table}" ({spec})')
+        conn.execute(f'CREATE TABLE main."{table}" ({column_declarations(frame, frame.columns)})')
         return
     for column in frame.columns:
         if column not in existing:
-            conn.execute(f'ALTER TABLE main."{table}" ADD COLUMN "{column}" {sqlite_type(frame[column])}')
+            conn.execute(f'ALTER TABLE main."{table}" ADD COLUMN {column_declarations(frame, [column])}')
+
+
+def column_declarations(frame: pd.DataFrame, columns: Sequence) -> str:
+    """'"name" TYPE, ...' for ``frame``'s ``columns``, typed as a result table declares them."""
+    return ", ".join(f'"{c}" {sqlite_type(frame[c])}' for c in columns)
 
 
 def replace_rows(
@@ -241,8 +250,8 @@ def replace_rows(
     """Swap a result table's rows for ``frame``'s (inside the caller's transaction).
 
     ``staged`` names an attached database already holding ``frame``'s rows as a table of the
-    same name (see ``core.store.staging``): then one INSERT ... SELECT copies them in C, and
-    ``frame`` only gives the columns.
+    same name (see ``core.store.staging``): then one INSERT ... SELECT copies them in C
+    (``staged_copy``), and ``frame`` only gives the columns.
     The table's indexes are rebuilt after the insert (1.5M score components at 100k accounts).
     """
     ensure_table(conn, table, frame)
@@ -251,8 +260,19 @@ def replace_rows(
         if staged is None:
             insert(conn, table, frame)
         else:  # ``frame`` may be an empty stand-in (see ``ResultStage.release``)
-            names = ", ".join(f'"{c}"' for c in frame.columns)
-            conn.execute(f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM "{staged}"."{table}"')
+            conn.execute(staged_copy(conn, table, frame.columns, staged))
+
+
+def staged_copy(conn: sqlite3.Connection, table: str, columns: Sequence, staged: str) -> str:
+    """The INSERT that copies ``table``'s ``columns`` in from the attached database ``staged``.
+
+    ``SELECT *`` with no column list when both tables declare the same columns: SQLite's
+    transfer optimisation then moves each record whole, without decoding and encoding every cell.
+    """
+    if declared_columns(conn, table) == declared_columns(conn, table, staged):
+        return f'INSERT INTO main."{table}" SELECT * FROM "{staged}"."{table}"'
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM "{staged}"."{table}"'
 
 
 def _schema(conn: sqlite3.Connection, kind: str, table: str) -> list[tuple[str, str]]:

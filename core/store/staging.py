@@ -16,15 +16,24 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from core.store.frames_io import arrow_table, records
+from core.store.frames_io import arrow_table, column_declarations, records
 from core.store.workdirs import WorkFolder
 
 SCHEMA = "stage"
 MIN_ROWS = 10_000  # below this, executemany is as fast and a result table needs no scratch copy
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """How the store declares a table: its CREATE TABLE statement and its columns, in order."""
+
+    sql: str
+    columns: tuple[str, ...]
 
 
 def write_failures() -> tuple[type[Exception], ...]:
@@ -37,14 +46,19 @@ def write_failures() -> tuple[type[Exception], ...]:
 class Scratch:
     """A scratch SQLite database that tables are appended to, frame by frame.
 
-    Its columns carry no declared type, so SQLite stores every value exactly as given;
-    the store's columns apply their own types when the rows are copied in. The driver's
-    connection is opened per append and closed after it, so that this process never has
-    the file open through two copies of SQLite at once (see ``core.store.bulk_read``).
+    Given ``like`` (the store's tables), each table is declared as the store declares it, or
+    will once ``frames_io.ensure_table`` has made it fit the frame: values take the store's
+    types here, and the copy into the store can move each record whole (see
+    ``frames_io.replace_rows``), about twice as fast as decoding and encoding every cell.
+    Without it, columns carry no declared type, so SQLite stores every value exactly as given
+    and the store's columns apply their types during the copy. The driver's connection is opened per append and closed after it,
+    so that this process never has the file open through two copies of SQLite at once (see
+    ``core.store.bulk_read``).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, like: dict[str, TableShape] | None = None) -> None:
         self.path = path
+        self.like = like
         self.columns: dict[str, list[str]] = {}
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
@@ -55,21 +69,32 @@ class Scratch:
         arrow = arrow_table(frame)
         if arrow is None:  # a column mixing kinds of value: row tuples through sqlite3
             with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as plain:
-                self._create(plain.execute, table, names)
+                self._create(plain.execute, table, frame)
                 marks = ", ".join("?" for _ in names)
                 plain.execute("BEGIN")
-                plain.executemany(f'INSERT INTO "{table}" VALUES ({marks})', records(frame))
+                columns = ", ".join(_quote(c) for c in names)
+                plain.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', records(frame))
                 plain.execute("COMMIT")
             return
         with adbc.connect(str(self.path), autocommit=True) as writer, writer.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode = OFF")  # a scratch file needs no crash safety
             cursor.execute("PRAGMA synchronous = OFF")
-            self._create(cursor.execute, table, names)
+            self._create(cursor.execute, table, frame)
             cursor.adbc_ingest(table, arrow, mode="append")
 
-    def _create(self, execute, table: str, names: list[str]) -> None:
+    def _create(self, execute, table: str, frame: pd.DataFrame) -> None:
+        names = [str(c) for c in frame.columns]
         if table not in self.columns:
-            execute(f'CREATE TABLE "{table}" ({", ".join(_quote(c) for c in names)})')
+            if self.like is None:
+                execute(f'CREATE TABLE "{table}" ({", ".join(_quote(c) for c in names)})')
+            elif table not in self.like:  # as ``frames_io.ensure_table`` will create it in the store
+                execute(f'CREATE TABLE "{table}" ({column_declarations(frame, names)})')
+            else:  # as the store declares it, with the columns ``ensure_table`` will add
+                shape = self.like[table]
+                execute(shape.sql)
+                for name in names:
+                    if name not in shape.columns:
+                        execute(f'ALTER TABLE "{table}" ADD COLUMN {column_declarations(frame, [name])}')
             self.columns[table] = names
         elif names != self.columns[table]:
             raise ValueError(f"{table}: a later batch has other columns than the first")
@@ -115,10 +140,10 @@ def _quote(name: str) -> str:
 
 
 @contextlib.contextmanager
-def scratch(store_path: Path) -> Iterator[Scratch]:
+def scratch(store_path: Path, like: dict[str, TableShape] | None = None) -> Iterator[Scratch]:
     """A scratch database in a folder of its own beside the store, removed on the way out."""
     with WorkFolder(store_path, "stage") as folder:
-        yield Scratch(folder.path / "stage.db")
+        yield Scratch(folder.path / "stage.db", like)
 
 
 @contextlib.contextmanager
@@ -142,10 +167,11 @@ class ResultStage:
     without the GIL) overlaps the analyses still running; ``attached`` waits for the
     writer and attaches the file for the copy under the write lock. When nothing can be
     written beside the store, no name is staged and the caller inserts every table as usual
-    (the store's own write then says why, should it fail too).
+    (the store's own write then says why, should it fail too). ``like`` gives the store's
+    declarations of its tables (see ``Scratch``).
     """
 
-    def __init__(self, store_path: Path) -> None:
+    def __init__(self, store_path: Path, like: dict[str, TableShape] | None = None) -> None:
         self.names: set[str] = set()
         self.rows: dict[str, int] = {}
         self._released: set[str] = set()
@@ -154,7 +180,7 @@ class ResultStage:
         self._writer = contextlib.ExitStack()
         self._database: Scratch | None = None
         try:
-            self._database = self._files.enter_context(scratch(store_path))
+            self._database = self._files.enter_context(scratch(store_path, like))
             self._append = self._writer.enter_context(appending(self._database))
         except OSError:
             self._database = None

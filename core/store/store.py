@@ -602,7 +602,14 @@ class Store:
         """A ``core.store.staging.ResultStage`` beside this store, for ``write_results(stage=...)``."""
         from core.store import staging
 
-        return staging.ResultStage(self.path)
+        declared = self.conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'"
+        ).fetchall()
+        like = {
+            name: staging.TableShape(sql, tuple(frames_io.table_columns(self.conn, name)))
+            for name, sql in declared
+        }
+        return staging.ResultStage(self.path, like)
 
     # -- to-do state -------------------------------------------------------------------------------------
 
