@@ -122,7 +122,6 @@ def compute_all(
         job = (
             helpers.start(
                 jobs.HELPER_TASK,
-                later=True,  # the book is needed first, and this helper's usage only after three analyses
                 as_of=str(stamp),
                 cutoff=str(cutoff),
                 settings=settings,
@@ -133,9 +132,7 @@ def compute_all(
             else None
         )
         second_half = (
-            helpers.start(jobs.SECOND_HALF_TASK, later=True, as_of=str(stamp), split=split)
-            if job and split
-            else None
+            helpers.start(jobs.SECOND_HALF_TASK, as_of=str(stamp), split=split) if job and split else None
         )
         if helpers:  # this process mostly waits for its helpers now: import what readiness needs meanwhile
             threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
@@ -283,11 +280,11 @@ class _Helpers:
     def __init__(self, store: Store, running: contextlib.ExitStack) -> None:
         self.store, self.running = store, running
 
-    def start(self, task: str, later: bool = False, **params):
+    def start(self, task: str, **params):
         from core.store import bulk_read
 
         try:
-            helper = bulk_read.Helper(self.store.path, task, params, later=later)
+            helper = bulk_read.Helper(self.store.path, task, params)
         except bulk_read.BulkReadFailed:
             return None
         self.running.callback(helper.close)

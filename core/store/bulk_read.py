@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -34,7 +33,6 @@ from core.store.workdirs import WorkFolder
 TIMEOUT_SECONDS = 900  # a helper that hangs is stopped and its work done in-process
 POLL_SECONDS = 0.01  # how often a caller waiting for a part looks for it
 PR_SET_THP_DISABLE = 41  # prctl option, <linux/prctl.h>
-LATER_NICENESS = 10  # a helper whose work is needed later yields the cores to those on the critical path
 
 
 class BulkReadFailed(Exception):
@@ -42,14 +40,9 @@ class BulkReadFailed(Exception):
 
 
 class Helper:
-    """One helper process running ``task`` ("module:function") with keyword ``params`` on the store.
+    """One helper process running ``task`` ("module:function") with keyword ``params`` on the store."""
 
-    ``later``: the caller needs this helper's work only after other work (its own, or a helper's
-    that is not ``later``), so the helper runs at a lower CPU priority: on two cores, three
-    helpers and the caller otherwise share them evenly, and the work needed first waits.
-    """
-
-    def __init__(self, store_path: Path, task: str, params: dict, later: bool = False) -> None:
+    def __init__(self, store_path: Path, task: str, params: dict) -> None:
         try:
             self._folder = WorkFolder(store_path, "read")
             self._errors = self._folder.path / "helper.err"
@@ -62,7 +55,6 @@ class Helper:
                         task,
                         str(store_path),
                         str(self._folder.path),
-                        str(LATER_NICENESS if later else 0),
                     ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,
@@ -143,10 +135,8 @@ def shared_part(folder: Path) -> dict[str, pa.Table] | None:
 
 def main() -> None:
     """The helper: run the task named on the command line, write each set of tables it hands over."""
-    task, store_path, folder, niceness = sys.argv[1:5]
+    task, store_path, folder = sys.argv[1:4]
     _without_huge_pages()
-    if int(niceness) and hasattr(os, "nice"):
-        os.nice(int(niceness))
     module, function = task.split(":")
     outputs = getattr(importlib.import_module(module), function)(Path(store_path), **json.load(sys.stdin))
     parts = [outputs] if isinstance(outputs, dict) else outputs
