@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -541,33 +540,6 @@ def test_a_helper_runs_without_transparent_huge_pages(tmp_path: Path, monkeypatc
     finally:
         helper.close()
     assert "THP_enabled:\t1" in Path("/proc/self/status").read_text()  # this process keeps them
-
-
-NICE_TASK = """
-import os
-
-import pandas as pd
-
-
-def niceness(store_path):
-    return {"nice": pd.DataFrame({"value": [os.nice(0)]})}
-"""
-
-
-@pytest.mark.skipif(not hasattr(os, "nice"), reason="needs os.nice")
-@pytest.mark.parametrize("later", [False, True])
-def test_a_helper_needed_later_runs_at_a_lower_priority(tmp_path: Path, monkeypatch, later: bool) -> None:
-    from core.store import bulk_read
-
-    (tmp_path / "nice_task.py").write_text(NICE_TASK)
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    helper = bulk_read.Helper(tmp_path / "q.db", "nice_task:niceness", {}, later=later)
-    try:
-        value = helper.frames()["nice"]["value"].tolist()
-    finally:
-        helper.close()
-    mine = os.nice(0)
-    assert value == [min(mine + bulk_read.LATER_NICENESS, 19) if later else mine]
 
 
 def test_the_trust_helper_maps_the_book_its_sibling_wrote(
