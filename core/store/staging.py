@@ -51,9 +51,9 @@ class Scratch:
     types here, and the copy into the store can move each record whole (see
     ``frames_io.replace_rows``), about twice as fast as decoding and encoding every cell.
     Without it, columns carry no declared type, so SQLite stores every value exactly as given
-    and the store's columns apply their types during the copy. The driver's connection is opened per append and closed after it,
-    so that this process never has the file open through two copies of SQLite at once (see
-    ``core.store.bulk_read``).
+    and the store's columns apply their types during the copy. The driver's connection is
+    opened per append and closed after it, so that this process never has the file open
+    through two copies of SQLite at once (see ``core.store.bulk_read``).
     """
 
     def __init__(self, path: Path, like: dict[str, TableShape] | None = None) -> None:
