@@ -107,14 +107,11 @@ def trust_backtest(book, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: di
     return backtest_rows(book, as_of, months, settings)[0]
 
 
-# -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
-
-
-def _return_free_memory() -> None:
+def return_free_memory() -> None:
     """Hand the memory freed so far back to the system (Arrow's pool, then glibc's arenas).
 
-    A helper runs beside the recompute, so its peak adds to the recompute's: pages it no longer
-    uses should not count there. Elsewhere than glibc only Arrow's pool is trimmed.
+    The recompute and its helpers share one memory budget: pages a process no longer uses
+    should not count in it. Elsewhere than glibc only Arrow's pool is trimmed.
     """
     import contextlib
     import ctypes
@@ -124,6 +121,9 @@ def _return_free_memory() -> None:
     if sys.platform == "linux" and (libc := ctypes.util.find_library("c")):
         with contextlib.suppress(OSError, AttributeError):  # a libc without malloc_trim (musl)
             ctypes.CDLL(libc).malloc_trim(0)
+
+
+# -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
 
 
 def _cube(store_path: Path, accounts: tuple[str | None, str | None], months: tuple[str, str] | None = None):
@@ -167,7 +167,7 @@ def usage_then_trust(
     portfolio = portfolio_from_tables(tables or helper_tables(store_path, list(DATA_TABLES)))
     risk = risk_rows(portfolio, past_usage, stamp, past, settings)
     del past_usage
-    _return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
+    return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
     yield {
         "model_metrics": pd.concat(
             [risk, trust_backtest(portfolio, stamp, past, settings)], ignore_index=True

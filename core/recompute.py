@@ -366,6 +366,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             return scoring.apply_daily_cap(merged, accounts, settings)
 
         known = set(store.query("SELECT todo_id FROM todos")["todo_id"])
+        jobs.return_free_memory()  # what the analyses freed; the save's own peak then starts lower (~100 MB)
         report.rows = steps.run(
             "save",
             store.write_results,
