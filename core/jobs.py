@@ -115,12 +115,13 @@ def return_free_memory() -> None:
     """
     import contextlib
     import ctypes
-    import ctypes.util
 
     pa.default_memory_pool().release_unused()
-    if sys.platform == "linux" and (libc := ctypes.util.find_library("c")):
+    if sys.platform == "linux":
+        # The libc already loaded, not ``ctypes.util.find_library``: that runs ldconfig in a
+        # child process, a fork of this whole process (1.6 GB at the recompute's save).
         with contextlib.suppress(OSError, AttributeError):  # a libc without malloc_trim (musl)
-            ctypes.CDLL(libc).malloc_trim(0)
+            ctypes.CDLL(None).malloc_trim(0)
 
 
 # -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
