@@ -608,3 +608,22 @@ def test_text_is_written_as_python_holds_it_whether_it_repeats_or_not(distinct: 
     written = frames_io.text_array(pd.Series(values, dtype=object))
     assert written.type == pa.string()
     assert written.to_pylist() == [v if isinstance(v, str) else None for v in values]
+
+
+def test_a_helpers_text_columns_become_frames_without_a_copy(tmp_path: Path) -> None:
+    """Written as large_string, mapped text turns into pandas' str dtype in place; as string
+    (what the ADBC driver returns), pandas would cast it, copying every offset."""
+    from core.store import bulk_read
+
+    words = pa.array([f"account name number {i:07d} of the book" for i in range(200_000)])
+    table = pa.table({"name": words, "n": np.arange(200_000)})
+    bulk_read._write_part(tmp_path / "part-0", {"book": table})
+    mapped = bulk_read._mapped(tmp_path / "part-0")["book"]
+    assert mapped.schema.field("name").type == pa.large_string()
+    assert mapped.schema.field("n").type == pa.int64()  # only text changes
+    before = pa.total_allocated_bytes()
+    frame = mapped.select(["name"]).to_pandas()
+    grown = pa.total_allocated_bytes() - before
+    assert grown < 200_000  # the offsets alone would be 1.6 MB
+    assert frame["name"].tolist() == words.to_pylist()
+    assert str(frame["name"].dtype) == "str"

@@ -162,6 +162,27 @@ def _without_huge_pages() -> None:
         ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 
+def with_large_strings(table: pa.Table) -> pa.Table:
+    """``table`` with its text columns as ``large_string``, the layout pandas' str dtype keeps.
+
+    Mapped from a helper's file, such columns become frames without a copy: the book at
+    100,000 accounts converts in 0.13 s and 14 MB, against 1.15 s and 147 MB from ``string``
+    columns (the ADBC driver's), which pandas casts. Each process mapping the book then
+    shares its text in the page cache instead of holding its own copy.
+    """
+    if not any(pa.types.is_string(field.type) for field in table.schema):
+        return table
+    return table.cast(
+        pa.schema(
+            [
+                field.with_type(pa.large_string()) if pa.types.is_string(field.type) else field
+                for field in table.schema
+            ],
+            metadata=table.schema.metadata,
+        )
+    )
+
+
 def _write_part(folder: Path, tables: dict) -> None:
     """Tables as Arrow IPC files in ``folder``, which appears whole (renamed into place) or not at all."""
     writing = folder.with_name(folder.name + ".writing")
@@ -169,6 +190,7 @@ def _write_part(folder: Path, tables: dict) -> None:
     for name, table in tables.items():
         if isinstance(table, pd.DataFrame):
             table = pa.Table.from_pandas(table, preserve_index=False)
+        table = with_large_strings(table)
         with (
             pa.OSFile(str(writing / f"{name}.arrow"), "wb") as sink,
             pa.ipc.new_file(sink, table.schema) as writer,
