@@ -219,13 +219,13 @@ def sqlite_type(series: pd.Series) -> str:
     return "TEXT"
 
 
-def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute(f'PRAGMA main.table_info("{table}")')]
-
-
 def declared_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[tuple]:
     """Each column's name, declared type, NOT NULL, default and primary-key position, in order."""
     return [tuple(row[1:]) for row in conn.execute(f'PRAGMA "{schema}".table_info("{table}")')]
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [column[0] for column in declared_columns(conn, table)]
 
 
 def ensure_table(conn: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:

@@ -49,7 +49,7 @@ class Scratch:
     Given ``like`` (the store's tables), each table is declared as the store declares it, or
     will once ``frames_io.ensure_table`` has made it fit the frame: values take the store's
     types here, and the copy into the store can move each record whole (see
-    ``frames_io.replace_rows``), about twice as fast as decoding and encoding every cell.
+    ``frames_io.staged_copy``), about twice as fast as decoding and encoding every cell.
     Without it, columns carry no declared type, so SQLite stores every value exactly as given
     and the store's columns apply their types during the copy. The driver's connection is
     opened per append and closed after it, so that this process never has the file open
