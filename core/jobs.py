@@ -13,12 +13,12 @@ fails, with the same functions, so both ways give the same tables (a test checks
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
+
+from core import memory
 
 HELPER_TASK = "core.jobs:usage_then_trust"
 SECOND_HALF_TASK = "core.jobs:usage_aggregates"  # one part: the second half's aggregates
@@ -107,23 +107,6 @@ def trust_backtest(book, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: di
     return backtest_rows(book, as_of, months, settings)[0]
 
 
-def return_free_memory() -> None:
-    """Hand the memory freed so far back to the system (Arrow's pool, then glibc's arenas).
-
-    The recompute and its helpers share one memory budget: pages a process no longer uses
-    should not count in it. Elsewhere than glibc only Arrow's pool is trimmed.
-    """
-    import contextlib
-    import ctypes
-
-    pa.default_memory_pool().release_unused()
-    if sys.platform == "linux":
-        # The libc already loaded, not ``ctypes.util.find_library``: that runs ldconfig in a
-        # child process, a fork of this whole process (1.6 GB at the recompute's save).
-        with contextlib.suppress(OSError, AttributeError):  # a libc without malloc_trim (musl)
-            ctypes.CDLL(None).malloc_trim(0)
-
-
 # -- helper tasks (run by ``python -m core.store.bulk_read``) ------------------------------------------------
 
 
@@ -168,7 +151,7 @@ def usage_then_trust(
     portfolio = portfolio_from_tables(tables or helper_tables(store_path, list(DATA_TABLES)))
     risk = risk_rows(portfolio, past_usage, stamp, past, settings)
     del past_usage
-    return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
+    memory.return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
     yield {
         "model_metrics": pd.concat(
             [risk, trust_backtest(portfolio, stamp, past, settings)], ignore_index=True

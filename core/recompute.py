@@ -16,7 +16,7 @@ from datetime import date
 
 import pandas as pd
 
-from core import jobs
+from core import jobs, memory
 from core.store import Store
 from core.store.store import DATA_TABLES, HELPER_TABLES, portfolio_from_tables
 
@@ -343,6 +343,7 @@ def _trust(store: Store, helper, book, past_usage, as_of: pd.Timestamp, cutoff: 
     return jobs.trust_metrics(book, past_usage, as_of, cutoff, settings)
 
 
+@memory.small_pages()
 def recompute(store: Store, as_of: date, progress: Progress | None = None) -> RecomputeReport:
     """Rerun every analysis on the store as of ``as_of`` and save the results atomically."""
     from core import scoring
@@ -366,7 +367,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             return scoring.apply_daily_cap(merged, accounts, settings)
 
         known = set(store.query("SELECT todo_id FROM todos")["todo_id"])
-        jobs.return_free_memory()  # what the analyses freed; the save's own peak then starts lower (~100 MB)
+        memory.return_free_memory()  # what the analyses freed; the save's own peak then starts lower (~100 MB)
         report.rows = steps.run(
             "save",
             store.write_results,

@@ -28,11 +28,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from core import memory
 from core.store.workdirs import WorkFolder
 
 TIMEOUT_SECONDS = 900  # a helper that hangs is stopped and its work done in-process
 POLL_SECONDS = 0.01  # how often a caller waiting for a part looks for it
-PR_SET_THP_DISABLE = 41  # prctl option, <linux/prctl.h>
 
 
 class BulkReadFailed(Exception):
@@ -136,30 +136,12 @@ def shared_part(folder: Path) -> dict[str, pa.Table] | None:
 def main() -> None:
     """The helper: run the task named on the command line, write each set of tables it hands over."""
     task, store_path, folder = sys.argv[1:4]
-    _without_huge_pages()
+    memory.allow_huge_pages(False)  # for good: see memory.small_pages (7 s of system time at 100k)
     module, function = task.split(":")
     outputs = getattr(importlib.import_module(module), function)(Path(store_path), **json.load(sys.stdin))
     parts = [outputs] if isinstance(outputs, dict) else outputs
     for number, tables in enumerate(parts):
         _write_part(Path(folder) / f"part-{number}", tables)
-
-
-def _without_huge_pages() -> None:
-    """Linux: no transparent huge pages in this helper, which touches most of its memory once.
-
-    numpy and Arrow ask for 2 MB pages on big arrays. On a VM that backs its memory lazily
-    (Firecracker, ballooned guests) the kernel zeroes each one on first touch at host-fault
-    speed: the helpers spent 6.7-7.7 s of system time at 100,000 accounts, 1.7-1.8 s with 4 KB
-    pages. The main process keeps them: turned off there too, the recompute was no faster.
-    """
-    if sys.platform != "linux":
-        return
-    import contextlib
-    import ctypes
-
-    # An unusual libc without prctl: huge pages then stay as the system sets them.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
 
 
 def with_large_strings(table: pa.Table) -> pa.Table:

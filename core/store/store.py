@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from platformdirs import user_data_dir
 
+from core import memory
 from core.frames import COLUMNS, Portfolio
 from core.settings import resolve, validate
 from core.store import frames_io, workdirs
@@ -380,6 +381,7 @@ class Store:
 
     # -- importing ---------------------------------------------------------------------------------------
 
+    @memory.small_pages()
     def import_portfolio(self, reader: Any, progress: Callable[[int, int], None] | None = None) -> dict:
         """Write a validated portfolio in one transaction; any error leaves the store as it was.
 
