@@ -29,15 +29,13 @@ def allow_huge_pages(allowed: bool) -> bool | None:
     Linux, a libc without prctl, a kernel before 3.15).
     """
     libc = _libc()
-    with contextlib.suppress(OSError, AttributeError):
-        if libc is not None:
-            zero = ctypes.c_ulong(0)
-            before = libc.prctl(PR_GET_THP_DISABLE, zero, zero, zero, zero)
-            if (
-                before >= 0
-                and libc.prctl(PR_SET_THP_DISABLE, ctypes.c_ulong(int(not allowed)), zero, zero, zero) == 0
-            ):
-                return before == 0
+    if libc is None:
+        return None
+    off, zero = ctypes.c_ulong(int(not allowed)), ctypes.c_ulong(0)  # prctl reads unsigned longs
+    with contextlib.suppress(AttributeError):  # a libc without prctl
+        before = libc.prctl(PR_GET_THP_DISABLE, zero, zero, zero, zero)
+        if before >= 0 and libc.prctl(PR_SET_THP_DISABLE, off, zero, zero, zero) == 0:
+            return before == 0
     return None
 
 
@@ -69,6 +67,6 @@ def return_free_memory() -> None:
     """
     pa.default_memory_pool().release_unused()
     libc = _libc()
-    with contextlib.suppress(OSError, AttributeError):  # a libc without malloc_trim (musl)
+    with contextlib.suppress(AttributeError):  # a libc without malloc_trim (musl)
         if libc is not None:
             libc.malloc_trim(0)
