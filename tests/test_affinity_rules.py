@@ -166,6 +166,20 @@ def test_segment_rules_use_the_segment_as_denominator() -> None:
     assert segment_rules(book, settings(rules_segment_min_accounts=6), AS_OF).empty  # both have 5
 
 
+def test_rules_from_one_shared_matrix_equal_those_built_per_segment(demo_store) -> None:
+    """The recompute builds the ownership matrix once and takes each segment's rows from it."""
+    book, as_of = demo_store.portfolio(), pd.Timestamp("2026-11-01")
+    config = {**demo_store.settings(), "rules.segment_min_accounts": 1}
+    owned = ownership_onehot(book, as_of)
+    alone = [association_rules_frame(book, config, as_of, segment=s) for s in SEGMENTS]
+    assert all(len(rules) for rules in alone)
+    for segment, rules in zip(SEGMENTS, alone, strict=True):
+        pd.testing.assert_frame_equal(association_rules_frame(book, config, as_of, segment, owned), rules)
+    stacked = pd.concat(alone, ignore_index=True)
+    pd.testing.assert_frame_equal(segment_rules(book, config, as_of, owned), stacked)
+    pd.testing.assert_frame_equal(segment_rules(book, config, as_of), stacked)
+
+
 def test_invalid_inputs_are_refused() -> None:
     book = make_book(HAND)
     with pytest.raises(ValueError, match="as_of"):

@@ -81,12 +81,15 @@ def attach_from_onehot(onehot: pd.DataFrame, settings: Mapping[str, Any]) -> pd.
     )
 
 
-def attach_matrix(portfolio: Portfolio, as_of: Any, settings: Mapping[str, Any]) -> pd.DataFrame:
+def attach_matrix(
+    portfolio: Portfolio, as_of: Any, settings: Mapping[str, Any], onehot: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """How often each product's owners also own each other product, on ``as_of``.
 
     Every ordered pair of distinct catalogue products appears, also when nobody owns A
     (then attach_rate is 0.0). ``label`` is 'strong' at or above ``attach.strong``, 'weak'
-    at or below ``attach.weak``, else ''.
+    at or below ``attach.weak``, else ''. ``onehot``: ``ownership_onehot(portfolio, as_of)``
+    when the caller has it.
 
     Returns:
         DataFrame with columns ``product_a``, ``product_b``, ``accounts_a`` (owners of A),
@@ -96,4 +99,4 @@ def attach_matrix(portfolio: Portfolio, as_of: Any, settings: Mapping[str, Any])
     missing = [k for k in ("attach.strong", "attach.weak") if k not in settings]
     if missing:
         raise ValueError(f"settings lack {', '.join(missing)}: pass the merged settings from resolve().")
-    return attach_from_onehot(ownership_onehot(portfolio, as_of), settings)
+    return attach_from_onehot(ownership_onehot(portfolio, as_of) if onehot is None else onehot, settings)

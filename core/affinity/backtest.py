@@ -111,14 +111,15 @@ def backtest(portfolio: Portfolio, as_of: Any, months: int, settings: Mapping[st
         replace(portfolio, activities=portfolio.activities[:0], nps=portfolio.nps[:0]), cutoff
     )
 
-    rules_all = association_rules_frame(past, settings, cutoff)
-    rules_seg = segment_rules(past, settings, cutoff)
-    attach = attach_matrix(past, cutoff, settings)
+    owned = ownership_onehot(past, cutoff)
+    rules_all = association_rules_frame(past, settings, cutoff, onehot=owned)
+    rules_seg = segment_rules(past, settings, cutoff, owned)
+    attach = attach_matrix(past, cutoff, settings, owned)
     roles = product_roles(past, attach, cutoff, settings)
     seq = time_to_attach(past)
     suggestions = suggest(past, rules_all, rules_seg, attach, roles, seq, cutoff, settings, reasons=False)
 
-    owned = ownership_onehot(past, cutoff).sort_index()
+    owned = owned.sort_index()
     accounts = pd.Index(owned.index)
     products = pd.Index([str(c) for c in owned.columns])
     bought = _bought(portfolio.subscriptions, accounts, products, cutoff, stamp) & ~owned.to_numpy(dtype=bool)

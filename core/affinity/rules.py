@@ -297,14 +297,19 @@ def rule_metrics(joint: np.ndarray, left: np.ndarray, right: np.ndarray, n: int)
 
 
 def association_rules_frame(
-    portfolio: Portfolio, settings: Mapping[str, Any], as_of: Any, segment: str | None = None
+    portfolio: Portfolio,
+    settings: Mapping[str, Any],
+    as_of: Any,
+    segment: str | None = None,
+    onehot: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Which products predict which: rules over ownership on ``as_of``, for all accounts or one segment.
 
     Support is a fraction of ALL accounts in ``portfolio.accounts`` (of the segment when given),
     accounts owning nothing included. Itemsets need ``max(rules.min_count, rules.min_support x n)``
     accounts and at most ``rules.max_len`` products; rules need ``rules.min_confidence`` and
-    ``rules.min_lift``.
+    ``rules.min_lift``. ``onehot``: ``ownership_onehot(portfolio, as_of)`` of all accounts when
+    the caller has it (it takes 0.3 s at 100,000 accounts); the segment's rows are taken from it.
 
     Returns:
         DataFrame with columns ``antecedents``, ``consequents`` (product ids joined by ';', sorted),
@@ -314,12 +319,19 @@ def association_rules_frame(
         consequents.
     """
     _check_rule_settings(settings)
-    onehot = ownership_onehot(portfolio, as_of, segment)
+    if onehot is None:
+        onehot = ownership_onehot(portfolio, as_of, segment)
+    elif segment is not None:  # the onehot's rows are the accounts table's, in its order
+        onehot = onehot[(portfolio.accounts["segment"] == segment).to_numpy()]
     return rules_from_onehot(onehot, settings, segment or "all")
 
 
-def segment_rules(portfolio: Portfolio, settings: Mapping[str, Any], as_of: Any) -> pd.DataFrame:
+def segment_rules(
+    portfolio: Portfolio, settings: Mapping[str, Any], as_of: Any, onehot: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The rules of each segment with at least ``rules.segment_min_accounts`` accounts, stacked.
+
+    ``onehot`` as for :func:`association_rules_frame`; built here once for all segments when not given.
 
     Returns:
         The columns of :func:`association_rules_frame`; ``segment`` names the segment.
@@ -327,11 +339,10 @@ def segment_rules(portfolio: Portfolio, settings: Mapping[str, Any], as_of: Any)
     _check_rule_settings(settings)
     check_portfolio(portfolio)
     sizes = portfolio.accounts["segment"].value_counts()
-    frames = [
-        association_rules_frame(portfolio, settings, as_of, segment)
-        for segment in SEGMENTS
-        if sizes.get(segment, 0) >= int(settings["rules.segment_min_accounts"])
-    ]
+    chosen = [s for s in SEGMENTS if sizes.get(s, 0) >= int(settings["rules.segment_min_accounts"])]
+    if chosen and onehot is None:
+        onehot = ownership_onehot(portfolio, as_of)
+    frames = [association_rules_frame(portfolio, settings, as_of, s, onehot) for s in chosen]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else empty_rules()
 
