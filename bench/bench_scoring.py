@@ -23,6 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core import memory  # noqa: E402
 from core.frames import Portfolio  # noqa: E402
 from core.scoring import (  # noqa: E402
     account_features,
@@ -240,26 +241,29 @@ def main() -> None:
         ).fetchall(),
     )
     steps: dict[str, float] = {}
-    features, steps["usage features (cube)"] = timed(
-        "usage features (cube)", features_by_helper, folder / "usage.db", pd.Timestamp(AS_OF)
-    )
-    feats, steps["account features"] = timed("account features", account_features, features, portfolio, AS_OF)
-    (risk, risk_parts), steps["risk"] = timed("risk", risk_scores, portfolio, feats, AS_OF, settings)
-    (expansion, exp_parts), steps["expansion"] = timed(
-        "expansion", expansion_scores, portfolio, feats, suggestions, ready, AS_OF, settings
-    )
-    scores, steps["quadrants"] = timed(
-        "quadrants", combine_scores, portfolio, risk, expansion, AS_OF, settings
-    )
-    components = pd.concat([risk_parts, exp_parts], ignore_index=True)
-    todos, steps["to-dos"] = timed(
-        "to-dos", generate_todos, scores, components, suggestions, portfolio, AS_OF, settings
-    )
-    accounts = portfolio.accounts[["account_id", "owner"]]
-    _, steps["reconcile + daily cap"] = timed(
-        "reconcile + daily cap",
-        lambda: apply_daily_cap(reconcile(pd.DataFrame(), todos, AS_OF), accounts, settings),
-    )
+    with memory.small_pages():  # as the recompute runs these steps
+        features, steps["usage features (cube)"] = timed(
+            "usage features (cube)", features_by_helper, folder / "usage.db", pd.Timestamp(AS_OF)
+        )
+        feats, steps["account features"] = timed(
+            "account features", account_features, features, portfolio, AS_OF
+        )
+        (risk, risk_parts), steps["risk"] = timed("risk", risk_scores, portfolio, feats, AS_OF, settings)
+        (expansion, exp_parts), steps["expansion"] = timed(
+            "expansion", expansion_scores, portfolio, feats, suggestions, ready, AS_OF, settings
+        )
+        scores, steps["quadrants"] = timed(
+            "quadrants", combine_scores, portfolio, risk, expansion, AS_OF, settings
+        )
+        components = pd.concat([risk_parts, exp_parts], ignore_index=True)
+        todos, steps["to-dos"] = timed(
+            "to-dos", generate_todos, scores, components, suggestions, portfolio, AS_OF, settings
+        )
+        accounts = portfolio.accounts[["account_id", "owner"]]
+        _, steps["reconcile + daily cap"] = timed(
+            "reconcile + daily cap",
+            lambda: apply_daily_cap(reconcile(pd.DataFrame(), todos, AS_OF), accounts, settings),
+        )
     total = sum(steps.values())
     peak = peak_mb()
 
