@@ -418,6 +418,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
     return report
 
 
+@memory.small_pages()
 def run_backtest(store: Store, as_of: date, months: int) -> dict:
     """Replay the suggestions from ``months`` ago against what accounts bought since; saved for the app."""
     rows, figures = jobs.backtest_rows(store.portfolio(), pd.Timestamp(as_of), months, store.settings())

@@ -93,6 +93,34 @@ def test_the_import_and_the_recompute_run_on_small_pages(tmp_path: Path, demo_fo
     assert not huge_pages_off()
 
 
+@needs_prctl
+def test_the_backtest_and_the_demo_generator_run_on_small_pages(
+    tmp_path: Path, demo_store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fixtures.demo
+    from core import jobs
+    from core.recompute import run_backtest
+
+    seen: dict[str, bool] = {}
+
+    def spying(module, name: str) -> None:
+        real = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            seen[name] = huge_pages_off()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+
+    spying(jobs, "backtest_rows")
+    spying(fixtures.demo, "build_usage")
+    run_backtest(demo_store, date(2026, 11, 1), 6)
+    (tmp_path / "demo").mkdir()
+    fixtures.demo.generate(tmp_path / "demo", accounts=50, seed=3, as_of=date(2026, 11, 1))
+    assert seen == {"backtest_rows": True, "build_usage": True}
+    assert not huge_pages_off()
+
+
 @pytest.mark.skipif(
     sys.platform != "linux"
     or not hasattr(ctypes.CDLL(None), "malloc_trim")
