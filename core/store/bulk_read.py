@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -142,6 +143,11 @@ def main() -> None:
     parts = [outputs] if isinstance(outputs, dict) else outputs
     for number, tables in enumerate(parts):
         _write_part(Path(folder) / f"part-{number}", tables)
+    # Every part is on disk. Tearing down the interpreter would hold this helper's tables (350 MB
+    # for the book at 100,000 accounts) 0.1-0.3 s longer, beside the recompute's own peak.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def with_large_strings(table: pa.Table) -> pa.Table:
