@@ -212,7 +212,7 @@ def test_bar_labels_thin_out_instead_of_crowding() -> None:
     from tui.screens.portfolio import bars
 
     class Recorder:
-        def bar(self, x, y, color):
+        def bar(self, x, y, color, width=None):
             self.x, self.y = x, y
 
         def xticks(self, ticks, labels):

@@ -154,7 +154,7 @@ def bars(plt: Any, labels: list[str], values: list[float], colour: str, width: i
     """A bar chart whose x labels never crowd: plotext orders crowded labels by string hash, so a chart
     with too many would differ from run to run. Shows every k-th label, enough to fit ``width``."""
     positions = list(range(1, len(labels) + 1))
-    plt.bar(positions, values, color=colour)
+    plt.bar(positions, values, color=colour, width=0.6)  # a gap between bars, also when there are many
     room = max((width or 56) - 8, 10)
     widest = max((len(label) for label in labels), default=1) + 3
     step = max(1, math.ceil(len(labels) * widest / room))
