@@ -17,6 +17,7 @@ from datetime import date
 import pandas as pd
 
 from core import jobs, memory
+from core.frames import is_in
 from core.store import Store
 from core.store.store import DATA_TABLES, HELPER_TABLES, portfolio_from_tables
 
@@ -378,7 +379,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             merged = scoring.reconcile(existing, generated, stamp)
             return scoring.apply_daily_cap(merged, accounts, settings)
 
-        known = set(store.query("SELECT todo_id FROM todos")["todo_id"])
+        known = store.query("SELECT todo_id FROM todos")["todo_id"]
         memory.return_free_memory()  # what the analyses freed; the save's own peak then starts lower (~100 MB)
         report.rows = steps.run(
             "save",
@@ -390,7 +391,7 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             stage,
             planned=manager_figures.start,
         )
-        report.new_todos = int((~todos["todo_id"].isin(known)).sum()) if len(todos) else 0
+        report.new_todos = int((~is_in(todos["todo_id"], known)).sum()) if len(todos) else 0
     except Exception as error:
         store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
         raise RecomputeFailed(

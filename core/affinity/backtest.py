@@ -17,17 +17,10 @@ import pandas as pd
 
 from core.affinity.attach import attach_matrix
 from core.affinity.roles import product_roles
-from core.affinity.rules import (
-    as_timestamp,
-    association_rules_frame,
-    check_portfolio,
-    is_in,
-    ownership_onehot,
-    segment_rules,
-)
+from core.affinity.rules import association_rules_frame, check_portfolio, ownership_onehot, segment_rules
 from core.affinity.sequencing import time_to_attach
 from core.affinity.suggestions import suggest
-from core.frames import Portfolio
+from core.frames import Portfolio, as_timestamp, is_in
 
 TOP = 3
 PER_ACCOUNT_COLUMNS = [

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from core.affinity.rules import arrow_text, check_portfolio, positions_in
-from core.frames import Portfolio, as_timestamp
+from core.affinity.rules import check_portfolio
+from core.frames import Portfolio, arrow_text, as_timestamp, positions_in
 from core.settings import DEFAULTS
 
 USAGE_COLUMNS = ("account_id", "period", "active_users", "licensed_seats", "logins", "key_events")

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from core.affinity.attach import single_thread_blas
-from core.affinity.rules import ownership_onehot, positions_in, product_ids
+from core.affinity.rules import ownership_onehot, product_ids
 from core.affinity.sequencing import first_purchases
-from core.frames import Portfolio, as_timestamp, owned_as_of
+from core.frames import Portfolio, as_timestamp, owned_as_of, positions_in
 
 ROLES = ("anchor", "attach", "strategic", "sunset", "core")
 ROLE_COLUMNS = ["product_id", "role", "reason", "computed_role", "overridden"]

@@ -20,10 +20,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from mlxtend.frequent_patterns import apriori, hmine
 
-from core.frames import SEGMENTS, Portfolio, as_timestamp, owned_as_of, require_portfolio_columns
+from core.frames import (
+    SEGMENTS,
+    Portfolio,
+    as_timestamp,
+    owned_as_of,
+    positions_in,
+    require_portfolio_columns,
+)
 
 RULE_COLUMNS = [
     "antecedents",
@@ -97,25 +103,6 @@ def holding_days(
     since = (stamp - pd.to_datetime(held["start_date"])).dt.days.to_numpy(dtype="float64")
     np.fmax.at(days, (rows[ok], cols[ok]), since[ok])
     return ids, columns, days
-
-
-def positions_in(values: pd.Series | pd.Index, index: pd.Index) -> np.ndarray:
-    """Position of each value in ``index`` (-1 when absent or missing), hashed by Arrow: ids are strings."""
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    found = pc.index_in(arrow_text(values), value_set=arrow_text(index), skip_nulls=True)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def is_in(values: pd.Series, members: pd.Series | pd.Index) -> np.ndarray:
-    """Boolean mask of ``values`` found in ``members``; Series.isin on Arrow strings is slow at 100,000."""
-    return positions_in(values, pd.Index(pd.unique(pd.Series(members, copy=False).astype(str)))) >= 0
-
-
-def arrow_text(values: pd.Series | pd.Index) -> pa.Array:
-    """Ids as one Arrow large_string array, the form every Arrow lookup here hashes."""
-    array = pa.array(pd.Series(values, copy=False).astype(str))
-    return array.cast(pa.large_string()) if array.type != pa.large_string() else array
 
 
 def min_itemset_count(n_accounts: int, settings: Mapping[str, Any]) -> int:

@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.affinity.rules import check_portfolio, is_in, positions_in
-from core.frames import Portfolio, as_timestamp, unique_rows
+from core.affinity.rules import check_portfolio
+from core.frames import Portfolio, as_timestamp, is_in, positions_in, unique_rows
 
 ATTACH_TIME_COLUMNS = ["product_a", "product_b", "accounts", "median_days", "p25_days", "p75_days"]
 NEXT_COLUMNS = ["after", "after_size", "next_product", "count", "accounts_after", "share", "rank"]

@@ -30,8 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.affinity.rules import holding_days, positions_in
-from core.frames import SEGMENTS, Portfolio, as_timestamp, unique_rows
+from core.affinity.rules import holding_days
+from core.frames import SEGMENTS, Portfolio, as_timestamp, positions_in, unique_rows
 
 SUGGESTION_COLUMNS = ["account_id", "product_id", "rank", "score", "confidence", "lift", "reason"]
 DETAIL_COLUMNS = [

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from core.frames import Portfolio, owned_as_of
+from core.frames import Portfolio, is_in, owned_as_of
 from core.scoring.expansion import SUGGESTION_COLUMNS, suggestion_values, top_suggestions
 from core.scoring.features import (
     as_text,
@@ -806,7 +806,7 @@ def reconcile(existing: pd.DataFrame, generated: pd.DataFrame, as_of: pd.Timesta
         .assign(evidence_prev=_as_time(existing["evidence_at"]))
     )
     fresh = generated[gen_cols].assign(active=True).merge(previous, on="todo_id", how="left")
-    gone = existing[~existing["todo_id"].isin(generated["todo_id"])].assign(
+    gone = existing[~is_in(existing["todo_id"], generated["todo_id"])].assign(
         active=False, evidence_prev=pd.NaT
     )
     merged = pd.concat([fresh, gone[fresh.columns]], ignore_index=True) if len(gone) else fresh

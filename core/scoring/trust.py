@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from core.frames import Portfolio, owned_as_of
+from core.frames import Portfolio, is_in, owned_as_of
 from core.scoring.risk import risk_scores
 
 DEFAULT_MIN_POSITIVES = 10
@@ -95,7 +95,7 @@ def risk_auc(
 
     from sklearn.metrics import roc_auc_score
 
-    feats = account_feats[account_feats["account_id"].astype("str").isin(labels.index)]
+    feats = account_feats[is_in(account_feats["account_id"], labels.index)]
     scores, components = risk_scores(portfolio, feats, cutoff, settings)
     y = labels.reindex(scores["account_id"]).fillna(False).to_numpy(dtype=int)
     matrix = components.pivot_table(index="account_id", columns="component", values="points", aggfunc="sum")

@@ -14,6 +14,7 @@ from datetime import date
 
 import pandas as pd
 
+from core.frames import is_in
 from core.store import frames_io
 from core.store.errors import StoreError
 
@@ -207,7 +208,7 @@ def _stored(conn: sqlite3.Connection, generated: pd.DataFrame) -> pd.DataFrame:
     columns = [c for c in frames_io.table_columns(conn, "todos") if c not in GENERATED or c == "evidence_at"]
     state = frames_io.read_frame(conn, f"SELECT {', '.join(columns)} FROM todos")
     ids = generated["todo_id"] if "todo_id" in generated.columns else pd.Series([], dtype="str")
-    gone = ~state["todo_id"].isin(ids)
+    gone = ~is_in(state["todo_id"], ids)
     if not gone.any():
         return state
     if gone.all():
