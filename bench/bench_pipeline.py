@@ -339,6 +339,19 @@ def _side_row(label: str, wall: str = "", cpu: str = "", peak: str = "") -> list
     return [label, wall, cpu, peak, "", "", ""]
 
 
+def _phase_row(label: str, phase: dict[str, Any], floor: str, floor_seconds: float | None) -> list[str]:
+    """A phase's row: its wall and CPU time and peak memory, beside its floor and the ratio to it."""
+    return [
+        label,
+        seconds_text(phase["seconds"]),
+        seconds_text(phase.get("cpu")),
+        mb_text(phase.get("peak_mb")),
+        floor,
+        seconds_text(floor_seconds),
+        ratio_text(phase["seconds"], floor_seconds),
+    ]
+
+
 def print_size(report: Report, f: SizeFigures) -> None:
     """One size: every phase and step with its peak memory, its floor and the ratio."""
     b = f.baselines
@@ -346,43 +359,14 @@ def print_size(report: Report, f: SizeFigures) -> None:
     gen = f.generate
     if gen:
         note = " (cached)" if gen.get("cached") else ""
-        rows.append(
-            [
-                "demo generation" + note,
-                seconds_text(gen["seconds"]),
-                seconds_text(gen.get("cpu")),
-                mb_text(gen.get("peak_mb")),
-                "pyarrow reads usage.csv",
-                seconds_text(b.get("csv")),
-                ratio_text(gen["seconds"], b.get("csv")),
-            ]
-        )
+        rows.append(_phase_row("demo generation" + note, gen, "pyarrow reads usage.csv", b.get("csv")))
     if f.load:
         rate = f.import_rate
-        rows.append(
-            [
-                f"import ({rate:,.0f} usage rows/s)" if rate else "import",
-                seconds_text(f.load["seconds"]),
-                seconds_text(f.load.get("cpu")),
-                mb_text(f.load.get("peak_mb")),
-                "raw executemany, same rows",
-                seconds_text(b.get("insert")),
-                ratio_text(f.load["seconds"], b.get("insert")),
-            ]
-        )
+        label = f"import ({rate:,.0f} usage rows/s)" if rate else "import"
+        rows.append(_phase_row(label, f.load, "raw executemany, same rows", b.get("insert")))
     rc = f.recompute
     if rc.get("seconds") is not None:
-        rows.append(
-            [
-                "recompute (all steps)",
-                seconds_text(rc["seconds"]),
-                seconds_text(rc.get("cpu")),
-                mb_text(rc.get("peak_mb")),
-                "SQLite scan of usage",
-                seconds_text(b.get("scan")),
-                ratio_text(rc["seconds"], b.get("scan")),
-            ]
-        )
+        rows.append(_phase_row("recompute (all steps)", rc, "SQLite scan of usage", b.get("scan")))
         if rc.get("settled_seconds"):
             rows.append(
                 _side_row("  until SQLite copied it into the file", wall=seconds_text(rc["settled_seconds"]))
@@ -415,15 +399,7 @@ def print_size(report: Report, f: SizeFigures) -> None:
     # What a CSM's daily recompute costs: the store already holds results and to-dos.
     if f.again.get("seconds") is not None:
         rows.append(
-            [
-                "recompute again (results in place)",
-                seconds_text(f.again["seconds"]),
-                seconds_text(f.again.get("cpu")),
-                mb_text(f.again.get("peak_mb")),
-                "SQLite scan of usage",
-                seconds_text(b.get("scan")),
-                ratio_text(f.again["seconds"], b.get("scan")),
-            ]
+            _phase_row("recompute again (results in place)", f.again, "SQLite scan of usage", b.get("scan"))
         )
         rows.append(_side_row("  its save", wall=seconds_text(f.again.get("steps", {}).get("save"))))
     title = f"{f.accounts:,} accounts x {PRODUCTS} products, 24 months"
