@@ -306,6 +306,19 @@ async def test_arrows_and_tab_move_between_quadrants(store: Store) -> None:
         assert "Quarterly review" in body and "No meeting for 200 days." in body
 
 
+async def test_j_and_k_move_like_the_arrows(store: Store) -> None:
+    app = app_for(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        await pilot.press("right", "j", "j")  # as down, down: past the last row into the quadrant below
+        assert screen.focused is screen.list_for("nurture")
+        assert screen.list_for("nurture").highlighted_row.todo_id == "t07"
+        await pilot.press("left", "k")
+        assert screen.focused is screen.list_for("fix-and-expand")
+        assert screen.list_for("fix-and-expand").highlighted_row.todo_id == "t02"
+
+
 def regenerate(store: Store, as_of: date, progress) -> None:
     """A recompute's save step with the real reconcile and daily cap: to-dos generated afresh."""
     from core.scoring import apply_daily_cap, reconcile

@@ -42,8 +42,8 @@ class TodoList(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"todo-list--cursor", "todo-list--divider", "todo-list--empty"}
     BINDINGS = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
