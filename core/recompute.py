@@ -139,7 +139,9 @@ def compute_all(
             threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
         book, cube = steps.run("load", _load, store, helpers is not None, book_reader, job)
 
-        rules_all, rules_seg, owned = steps.run("rules", _rules, book, settings, stamp)
+        rules_all, rules_seg, owned = steps.run(
+            "rules", affinity.all_and_segment_rules, book, settings, stamp
+        )
         attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings, owned)
         del owned
         seq = steps.run("sequencing", affinity.time_to_attach, book, stamp)
@@ -268,18 +270,6 @@ def _beside(fn: Callable, *args) -> Future:
         return pool.submit(fn, *args)
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
-
-
-def _rules(book, settings: dict, stamp: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The rules of all accounts and of each segment, and the ownership matrix they share (0.3 s to build at 100k)."""
-    from core import affinity
-
-    owned = affinity.ownership_onehot(book, stamp)
-    return (
-        affinity.association_rules_frame(book, settings, stamp, onehot=owned),
-        affinity.segment_rules(book, settings, stamp, owned),
-        owned,
-    )
 
 
 def _import_statsmodels() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from core.affinity.rules import (
     RULE_COLUMNS,
+    all_and_segment_rules,
     association_rules_frame,
     frequent_itemsets,
     ownership_onehot,
@@ -178,6 +179,10 @@ def test_rules_from_one_shared_matrix_equal_those_built_per_segment(demo_store) 
     stacked = pd.concat(alone, ignore_index=True)
     pd.testing.assert_frame_equal(segment_rules(book, config, as_of, owned), stacked)
     pd.testing.assert_frame_equal(segment_rules(book, config, as_of), stacked)
+    rules_all, rules_seg, shared = all_and_segment_rules(book, config, as_of)
+    pd.testing.assert_frame_equal(rules_all, association_rules_frame(book, config, as_of))
+    pd.testing.assert_frame_equal(rules_seg, stacked)
+    pd.testing.assert_frame_equal(shared, owned)
 
 
 def test_invalid_inputs_are_refused() -> None:

@@ -8,6 +8,7 @@ from core.affinity.attach import attach_from_onehot, attach_matrix
 from core.affinity.backtest import backtest, portfolio_as_of
 from core.affinity.roles import product_roles
 from core.affinity.rules import (
+    all_and_segment_rules,
     association_rules_frame,
     frequent_itemsets,
     ownership_onehot,
@@ -18,6 +19,7 @@ from core.affinity.sequencing import first_purchases, next_product, time_to_atta
 from core.affinity.suggestions import suggest, suggest_loop
 
 __all__ = [
+    "all_and_segment_rules",
     "association_rules_frame",
     "attach_from_onehot",
     "attach_matrix",

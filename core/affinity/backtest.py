@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.affinity.attach import attach_matrix
 from core.affinity.roles import product_roles
-from core.affinity.rules import association_rules_frame, check_portfolio, ownership_onehot, segment_rules
+from core.affinity.rules import all_and_segment_rules, check_portfolio
 from core.affinity.sequencing import time_to_attach
 from core.affinity.suggestions import suggest
 from core.frames import Portfolio, as_timestamp, is_in
@@ -109,9 +109,7 @@ def backtest(portfolio: Portfolio, as_of: Any, months: int, settings: Mapping[st
     )
     past = portfolio_as_of(read, cutoff)
 
-    owned = ownership_onehot(past, cutoff)
-    rules_all = association_rules_frame(past, settings, cutoff, onehot=owned)
-    rules_seg = segment_rules(past, settings, cutoff, owned)
+    rules_all, rules_seg, owned = all_and_segment_rules(past, settings, cutoff)
     attach = attach_matrix(past, cutoff, settings, owned)
     roles = product_roles(past, attach, cutoff, settings)
     seq = time_to_attach(past)

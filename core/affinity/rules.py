@@ -334,6 +334,19 @@ def segment_rules(
     return pd.concat(frames, ignore_index=True) if frames else empty_rules()
 
 
+def all_and_segment_rules(
+    portfolio: Portfolio, settings: Mapping[str, Any], as_of: Any
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`association_rules_frame` and :func:`segment_rules` from one ownership matrix (0.3 s to
+    build at 100,000 accounts), which is returned too: the attach rates read the same one."""
+    onehot = ownership_onehot(portfolio, as_of)
+    return (
+        association_rules_frame(portfolio, settings, as_of, onehot=onehot),
+        segment_rules(portfolio, settings, as_of, onehot),
+        onehot,
+    )
+
+
 def _check_rule_settings(settings: Mapping[str, Any]) -> None:
     keys = ("rules.min_support", "rules.min_count", "rules.min_confidence", "rules.min_lift", "rules.max_len")
     missing = [k for k in keys + ("rules.segment_min_accounts",) if k not in settings]
