@@ -18,10 +18,11 @@ import pandas as pd
 
 from core import jobs, memory
 from core.frames import is_in
-from core.store import Store
+from core.store import DataChanged, Store
 from core.store.store import DATA_TABLES, HELPER_TABLES, portfolio_from_tables
 
 Progress = Callable[[str, int, int], None]
+ATTEMPTS = 2  # tries of a recompute that an import overtakes (see ``recompute``)
 TRUST_MONTHS = 6  # how far back the trust step rebuilds the scores to compare them with what happened
 
 
@@ -40,6 +41,7 @@ class RecomputeReport:
     quadrant_moves: int = 0
     quadrant_counts: dict[str, int] = field(default_factory=dict)
     new_todos: int = 0
+    restarts: int = 0  # started over because an import committed meanwhile
 
     def describe(self) -> str:
         counts = ", ".join(f"{q} {n:,}" for q, n in self.quadrant_counts.items())
@@ -50,6 +52,7 @@ class RecomputeReport:
             f"Quadrants: {counts or 'none'}; {self.quadrant_moves:,} accounts changed quadrant; "
             f"{self.new_todos:,} new to-dos; {self.rows.get('suggestions', 0):,} suggestions, "
             f"{self.rows.get('rules', 0):,} rules."
+            + ("\nStarted over once: the portfolio was imported while it ran." if self.restarts else "")
         )
 
 
@@ -348,14 +351,60 @@ def _trust(store: Store, helper, book, past_usage, as_of: pd.Timestamp, cutoff: 
 
 @memory.small_pages()
 def recompute(store: Store, as_of: date, progress: Progress | None = None) -> RecomputeReport:
-    """Rerun every analysis on the store as of ``as_of`` and save the results atomically."""
-    from core import scoring
+    """Rerun every analysis on the store as of ``as_of`` and save the results atomically.
 
+    An import that commits while the analyses read the book would leave results that mix two
+    imports: the save then refuses them (``DataChanged``) and the recompute starts over, once.
+    """
     report = RecomputeReport(as_of=as_of)
     started = time.perf_counter()
     before = store.query("SELECT account_id, quadrant FROM scores")  # only to count quadrant moves
     run_id = store.start_run("recompute", as_of)
-    steps = _Steps(STEPS, progress, report)
+    try:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                results = _compute_and_save(store, as_of, _Steps(STEPS, progress, report), report)
+                break
+            except DataChanged:
+                if attempt == ATTEMPTS:
+                    raise
+                report.restarts += 1
+    except Exception as error:
+        store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
+        if isinstance(error, DataChanged):
+            raise RecomputeFailed(
+                f"The portfolio was imported again during each of {ATTEMPTS} tries; the previous "
+                "results are kept. Run the recompute again once the imports have finished."
+            ) from error
+        raise RecomputeFailed(
+            f"The recompute failed ({type(error).__name__}: {error}); the previous results are kept."
+        ) from error
+    after = results["scores"]
+    report.quadrant_counts = after["quadrant"].value_counts().to_dict()
+    if not before.empty:
+        moved = before.merge(after, on="account_id", suffixes=("_before", ""))
+        report.quadrant_moves = int((moved["quadrant_before"] != moved["quadrant"]).sum())
+    report.seconds = time.perf_counter() - started
+    store.finish_run(
+        run_id,
+        "ok",
+        summary={
+            "seconds": report.seconds,
+            "steps": report.step_seconds,
+            "rows": report.rows,
+            "quadrant_moves": report.quadrant_moves,
+            "new_todos": report.new_todos,
+            "restarts": report.restarts,
+        },
+    )
+    return report
+
+
+def _compute_and_save(store: Store, as_of: date, steps: _Steps, report: RecomputeReport) -> dict:
+    """One try: every analysis on the book as the last import left it, saved only if no import came since."""
+    from core import scoring
+
+    version = store.data_version()  # before any of the book is read
     stage = store.result_stage()
     try:
         results, todos, manager_figures = compute_all(store, as_of, steps, stage)
@@ -380,33 +429,12 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
             manager_figures,
             stage,
             planned=manager_figures.start,
+            data_version=version,
         )
         report.new_todos = int((~is_in(todos["todo_id"], known)).sum()) if len(todos) else 0
-    except Exception as error:
-        store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
-        raise RecomputeFailed(
-            f"The recompute failed ({type(error).__name__}: {error}); the previous results are kept."
-        ) from error
     finally:
         stage.close()
-    after = results["scores"]
-    report.quadrant_counts = after["quadrant"].value_counts().to_dict()
-    if not before.empty:
-        moved = before.merge(after, on="account_id", suffixes=("_before", ""))
-        report.quadrant_moves = int((moved["quadrant_before"] != moved["quadrant"]).sum())
-    report.seconds = time.perf_counter() - started
-    store.finish_run(
-        run_id,
-        "ok",
-        summary={
-            "seconds": report.seconds,
-            "steps": report.step_seconds,
-            "rows": report.rows,
-            "quadrant_moves": report.quadrant_moves,
-            "new_todos": report.new_todos,
-        },
-    )
-    return report
+    return results
 
 
 @memory.small_pages()

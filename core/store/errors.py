@@ -9,6 +9,10 @@ class StoreError(Exception):
     """The store cannot do what was asked; the message says why and what to do."""
 
 
+class DataChanged(StoreError):
+    """An import committed while a recompute read the book: its results would mix two imports."""
+
+
 class StoreBusy(StoreError):
     """Another Quadrant process held the write lock for longer than we wait."""
 

@@ -27,7 +27,7 @@ from core.frames import COLUMNS, Portfolio
 from core.settings import resolve, validate
 from core.store import frames_io, workdirs
 from core.store.connection import check_file, check_identity, connect, migrate, write_lock
-from core.store.errors import StoreError, translate
+from core.store.errors import DataChanged, StoreError, translate
 from core.usage import METRICS, UsageCube
 
 IMPORT_KEYS: dict[str, tuple[str, ...]] = {
@@ -93,6 +93,23 @@ def default_path() -> Path:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _record_import(conn: sqlite3.Connection, written: dict[str, int]) -> None:
+    """Log the import in its own transaction: its run row then versions the book (``_data_version``)."""
+    at = now_iso()
+    conn.execute(
+        "INSERT INTO runs (kind, started_at, finished_at, status, summary) VALUES ('import', ?, ?, 'ok', ?)",
+        [at, at, json.dumps({"rows": written})],
+    )
+
+
+def _data_version(conn: sqlite3.Connection) -> tuple | None:
+    """The last import's run id and time: only an import changes the book, and each logs itself."""
+    row = conn.execute(
+        "SELECT run_id, started_at FROM runs WHERE kind = 'import' ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    return tuple(row) if row else None
 
 
 @contextlib.contextmanager
@@ -415,6 +432,7 @@ class Store:
                         frames_io.upsert_from(
                             conn, table, source, columns, IMPORT_KEYS[table], key_order=ordered
                         )
+                    _record_import(conn, written)
         except sqlite3.Error as error:  # attaching the working copy
             raise translate(error, str(self.path)) from None
         except write_failures() as error:
@@ -506,6 +524,10 @@ class Store:
 
     # -- runs and results --------------------------------------------------------------------------------
 
+    def data_version(self) -> tuple | None:
+        """Which import the book's tables come from (None before any); see ``_record_import``."""
+        return _data_version(self.conn)
+
     def start_run(self, kind: str, as_of: date | None = None) -> int:
         with self.writing() as conn:
             cursor = conn.execute(
@@ -551,6 +573,7 @@ class Store:
         derive: Callable[[pd.DataFrame], dict[str, pd.DataFrame]] | None = None,
         stage: Any = None,
         planned: Callable[[], None] | None = None,
+        data_version: tuple | None = None,
     ) -> dict[str, int]:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
@@ -564,7 +587,9 @@ class Store:
         ``DERIVE_TODO_COLUMNS``. ``stage`` is a ``result_stage()`` that may already
         hold some of ``results`` (the recompute stages each table when it is ready).
         ``planned()`` is called once the to-dos are planned, before the write lock: work that
-        ``derive`` will need can start then, beside the copy.
+        ``derive`` will need can start then, beside the copy. With a ``data_version`` (what
+        ``data_version()`` said before the results were worked out), nothing is written and
+        ``DataChanged`` is raised when an import has committed since.
         """
         from core.store import staging, todo_state
 
@@ -583,6 +608,11 @@ class Store:
             if planned is not None:
                 planned()
             with stage.attached(self.conn) as staged, self.bulk_writing() as conn:
+                if data_version is not None and _data_version(conn) != data_version:
+                    raise DataChanged(
+                        "The portfolio was imported again while the recompute ran; its results "
+                        "were not saved, so that they never mix two imports."
+                    )
                 if "score_components" in results:  # the brief shows how each component moved
                     frames_io.rotate(conn, "score_components", "score_components_prev")
                 for table, frame in results.items():
