@@ -171,12 +171,6 @@ def test_export_accounts_csv_and_json_give_back_the_exact_names(hostile, capsys)
         assert [(r["account_id"], r["name"]) for r in parsed] == [(account, name)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tui/commands.py cmd_export: pandas' to_csv with lineterminator='\\n' leaves a bare \\r unquoted, "
-    "so a CSV reader splits the row (Python's csv module does the same); quoting every text field, or "
-    "lineterminator='\\r\\n', would fix it",
-)
 def test_export_csv_quotes_a_carriage_return(hostile, capsys) -> None:
     store, renamed = hostile
     code, out, _ = cli(store, capsys, "export", "accounts")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from core.exports import export_table, table_names
+from core.exports import export_rows, export_table, table_names
 from core.settings import DESCRIPTIONS
 from core.store import Store
 from tui.cli import UsageError, UserError, as_of_for, err, open_store, out, parse_date
@@ -116,13 +117,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.table not in table_names():
         raise UsageError(f"Unknown table {args.table!r}; expected one of: {', '.join(table_names())}.")
     store = open_store(args)
-    frame = export_table(store, args.table, account=args.account, owner=args.owner, segment=args.segment)
+    filters = {"account": args.account, "owner": args.owner, "segment": args.segment}
     if args.format == "json":
+        frame = export_table(store, args.table, **filters)
         sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=1))
         sys.stdout.write("\n")
     else:
-        frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+        write_csv(sys.stdout, *export_rows(store, args.table, **filters))
     return 0
+
+
+def write_csv(out, columns: list[str], batches) -> None:
+    """A header row, then the rows, as they come; None prints empty.
+
+    A text with a bare carriage return is quoted as well (the csv module quotes only the
+    line terminator's characters, and ours is a bare newline): its row is written with every
+    text quoted, so a reader never splits it.
+    """
+    plain = csv.writer(out, lineterminator="\n")
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    plain.writerow(columns)
+    for rows in batches:
+        if any("\r" in value for row in rows for value in row if isinstance(value, str)):
+            for row in rows:
+                (quoted if any(isinstance(v, str) and "\r" in v for v in row) else plain).writerow(row)
+        else:
+            plain.writerows(rows)
 
 
 def cmd_todo(args: argparse.Namespace) -> int:

@@ -275,6 +275,15 @@ class Store:
             raise translate(error, str(self.path)) from None
         return None if row is None else row[0]
 
+    def batches(self, sql: str, params: list | tuple = (), size: int = 5_000) -> Iterator[list[tuple]]:
+        """A query's rows, ``size`` at a time, from one read transaction: a big table without a big frame."""
+        try:
+            cursor = self.conn.execute(sql, list(params))
+            while rows := cursor.fetchmany(size):
+                yield rows
+        except sqlite3.Error as error:
+            raise translate(error, str(self.path)) from None
+
     def has_table(self, name: str) -> bool:
         return bool(self.scalar("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", [name]))
 
