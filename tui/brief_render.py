@@ -45,11 +45,18 @@ def text_sparkline(values: list[float]) -> str:
     return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
 
 
-def title(brief: AccountBrief) -> Text:
-    """Name and id, then the facts that place the account: segment, industry, owner, size."""
+def title(brief: AccountBrief, name_limit: int | None = None) -> Text:
+    """Name and id, then the facts that place the account: segment, industry, owner, size.
+
+    ``name_limit``: longer names end in "…" after that many characters (the screen's title
+    must leave the figures below it on screen, whatever a name holds).
+    """
     a = brief.account
     text = Text()
-    text.append(clean(a.get("name") or a["account_id"]), style="bold")
+    name = clean(a.get("name") or a["account_id"])
+    if name_limit is not None and len(name) > name_limit:
+        name = name[: name_limit - 1].rstrip() + "…"
+    text.append(name, style="bold")
     text.append(f"  ({clean(a['account_id'])})", style="dim")
     facts = [a.get("segment"), a.get("industry"), a.get("region")]
     if a.get("owner"):

@@ -23,6 +23,7 @@ from tui.widgets.app_header import AppHeader
 from tui.widgets.kpi import KpiTile
 
 NARROW = 110
+TITLE_NAME_LIMIT = 120  # characters: a longer name would push the figures below the title off the screen
 ROWS: tuple[tuple[str, ...], ...] = (
     ("Risk breakdown", "Expansion breakdown"),
     ("What moved since last time", "Open to-dos"),
@@ -74,7 +75,7 @@ class BriefScreen(Screen):
         yield Footer()
 
     def _sections(self, brief: AccountBrief) -> ComposeResult:
-        yield Static(title(brief), id="brief-title")
+        yield Static(title(brief, name_limit=TITLE_NAME_LIMIT), id="brief-title")
         with Horizontal(id="brief-kpis"):
             for label, value, detail, style in kpi_values(brief):
                 yield KpiTile(label, value, detail, TONES.get(style, ""), id=f"kpi-{label.lower()}")
