@@ -396,10 +396,13 @@ def print_size(report: Report, f: SizeFigures) -> None:
                 ratio_text(seconds, base),
             ]
         )
-    # What a CSM's daily recompute costs: the store already holds results and to-dos.
+    # What a CSM's daily recompute costs: the store already holds results and to-dos, and the book and
+    # usage aggregates the first recompute read are kept (core.store.read_cache).
     if f.again.get("seconds") is not None:
         rows.append(
-            _phase_row("recompute again (results in place)", f.again, "SQLite scan of usage", b.get("scan"))
+            _phase_row(
+                "recompute again (results, kept reads)", f.again, "SQLite scan of usage", b.get("scan")
+            )
         )
         rows.append(_side_row("  its save", wall=seconds_text(f.again.get("steps", {}).get("save"))))
     title = f"{f.accounts:,} accounts x {PRODUCTS} products, 24 months"

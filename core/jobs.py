@@ -6,9 +6,11 @@ churn and the suggestions backtest, needed only when the results are saved).
 On a big book two helper processes of ``core.store.bulk_read`` read the usage
 in two halves of accounts, on both cores while the recompute waits for them
 (each account's aggregates depend on its own rows only). The first helper then
-works out the trust figures while the recompute runs the analyses. The
-recompute does the same work in-process on a small book or when a helper
-fails, with the same functions, so both ways give the same tables (a test checks).
+works out the trust figures while the recompute runs the analyses. Once an
+import's aggregates are kept (``core.store.read_cache``), one helper works out
+the trust figures alone (``trust_only``). The recompute does the same work
+in-process on a small book or when a helper fails, with the same functions, so
+every way gives the same tables (tests check).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core import memory
 
 HELPER_TASK = "core.jobs:usage_then_trust"
 SECOND_HALF_TASK = "core.jobs:usage_aggregates"  # one part: the second half's aggregates
+TRUST_TASK = "core.jobs:trust_only"  # one part: the trust figures from kept parts
 
 
 def aggregates_of(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
@@ -125,17 +128,16 @@ def usage_then_trust(
     split: str | None = None,
     book: str | None = None,
 ) -> Iterator[dict]:
-    """Helper task in two parts: ``aggregates_of`` the usage of accounts before ``split``, then
-    ``trust_metrics`` of the book.
+    """Helper task in three parts: ``aggregates_of`` the usage of accounts before ``split``, the usage
+    features of every account at ``cutoff``, then ``trust_metrics`` of the book.
 
-    This half's usage is read once for both parts: its features at the trust cutoff come from the
+    This half's usage is read once for all three: its features at the trust cutoff come from the
     same cube; the other half's are read for the nine months they need. ``book`` is the folder
     where the recompute's book helper writes the book (``Helper.part_folder``): mapped from there,
-    not read a second time, unless that helper failed.
+    not read a second time, unless that helper failed. The recompute keeps the first two parts
+    for its next run (``core.store.read_cache``).
     """
     from core import scoring
-    from core.store.bulk_read import shared_part
-    from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
     from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
     stamp, past = pd.Timestamp(as_of), pd.Timestamp(cutoff)
@@ -147,12 +149,43 @@ def usage_then_trust(
         months = (month_label(month_index(past) - LOOKBACK_MONTHS), month_label(month_index(past)))
         rest = scoring.usage_features(_cube(store_path, (split, None), months), past)
         past_usage = stacked([past_usage, rest])
+    yield {"past_features": past_usage}
+    yield _trust_part(store_path, stamp, past, settings, book, past_usage)
+
+
+def trust_only(store_path: Path, as_of: str, cutoff: str, settings: dict, book: str, past: str) -> dict:
+    """Helper task: ``trust_metrics`` from a kept book and kept usage features at ``cutoff``
+    (``book`` and ``past`` are their folders, see ``core.store.read_cache``).
+
+    Should the kept folders be gone (a newer import's recompute replaced them), the features
+    are worked out from the usage and the book read, as ``usage_then_trust`` does.
+    """
+    from core import scoring
+    from core.store.bulk_read import shared_part
+    from core.usage import LOOKBACK_MONTHS, month_index, month_label
+
+    stamp, when = pd.Timestamp(as_of), pd.Timestamp(cutoff)
+    kept = shared_part(Path(past))
+    if kept is not None:
+        past_usage = kept["past_features"].to_pandas()
+    else:
+        months = (month_label(month_index(when) - LOOKBACK_MONTHS), month_label(month_index(when)))
+        past_usage = scoring.usage_features(_cube(store_path, (None, None), months), when)
+    return _trust_part(store_path, stamp, when, settings, book, past_usage)
+
+
+def _trust_part(
+    store_path: Path, stamp: pd.Timestamp, past: pd.Timestamp, settings: dict, book: str | None, past_usage
+) -> dict:
+    """The trust figures as a helper's part: the book mapped from ``book`` (read when it is gone)."""
+    from core.store.bulk_read import shared_part
+    from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
+
     tables = shared_part(Path(book)) if book else None
     portfolio = portfolio_from_tables(tables or helper_tables(store_path, list(DATA_TABLES)))
     risk = risk_rows(portfolio, past_usage, stamp, past, settings)
-    del past_usage
     memory.return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
-    yield {
+    return {
         "model_metrics": pd.concat(
             [risk, trust_backtest(portfolio, stamp, past, settings)], ignore_index=True
         )

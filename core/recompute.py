@@ -18,8 +18,9 @@ import pandas as pd
 
 from core import jobs, memory
 from core.frames import is_in
-from core.store import DataChanged, Store
-from core.store.store import DATA_TABLES, HELPER_TABLES, portfolio_from_tables
+from core.recompute_inputs import Inputs
+from core.store import DataChanged, Store, read_cache
+from core.store.read_cache import Keeping
 
 Progress = Callable[[str, int, int], None]
 ATTEMPTS = 2  # tries of a recompute that an import overtakes (see ``recompute``)
@@ -94,14 +95,15 @@ STEPS = [
 
 
 def compute_all(
-    store: Store, as_of: date, steps: _Steps, stage=None
+    store: Store, as_of: date, steps: _Steps, stage=None, keeping: Keeping | None = None
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, ManagerFigures]:
     """Every analysis, in dependency order.
 
     Returns result tables, generated to-dos, and the ``ManagerFigures`` that work out
     the manager's figures from the merged to-dos (they count open and overdue to-dos).
     Each big result is handed to ``stage`` (a ``Store.result_stage()``) as soon
-    as it is final, so its writing overlaps the analyses that follow.
+    as it is final, so its writing overlaps the analyses that follow. What the helpers
+    hand over is linked into ``keeping`` (see ``core.recompute_inputs``).
     """
 
     def final(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -120,27 +122,10 @@ def compute_all(
     stamp = pd.Timestamp(as_of)
     cutoff = stamp - pd.DateOffset(months=TRUST_MONTHS)
     with contextlib.ExitStack() as running:
-        helpers = _Helpers(store, running) if store.is_big() else None
-        book_reader = helpers.start(HELPER_TABLES, tables=list(DATA_TABLES)) if helpers else None
-        split = store.middle_account() if helpers else None
-        job = (
-            helpers.start(
-                jobs.HELPER_TASK,
-                as_of=str(stamp),
-                cutoff=str(cutoff),
-                settings=settings,
-                split=split,
-                book=str(book_reader.part_folder()) if book_reader else None,
-            )
-            if helpers
-            else None
-        )
-        second_half = (
-            helpers.start(jobs.SECOND_HALF_TASK, as_of=str(stamp), split=split) if job and split else None
-        )
-        if helpers:  # this process mostly waits for its helpers now: import what readiness needs meanwhile
+        inputs = Inputs(store, running, stamp, cutoff, settings, keeping)
+        if inputs.big:  # this process mostly waits for its helpers now: import what readiness needs meanwhile
             threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
-        book, cube = steps.run("load", _load, store, helpers is not None, book_reader, job)
+        book, cube = steps.run("load", inputs.book)
 
         rules_all, rules_seg, owned = steps.run(
             "rules", affinity.all_and_segment_rules, book, settings, stamp
@@ -151,7 +136,7 @@ def compute_all(
         next_product = affinity.next_product(book, stamp)
         second = affinity.time_to_second_product(book, stamp)
 
-        usage = steps.run("usage features", _usage_aggregates, store, job, second_half, cube, stamp, cutoff)
+        usage = steps.run("usage features", inputs.usage, cube)
         del cube  # the largest frame of the run: gone before the analyses build theirs
         monthly, product_monthly = usage["monthly"], usage["product_monthly"]
         account_feats = scoring.account_features(usage["features"], book, stamp)
@@ -218,9 +203,7 @@ def compute_all(
             "pricing": prices,
         }
 
-        results["model_metrics"] = steps.run(
-            "trust", _trust, store, job, book, past_usage, stamp, cutoff, settings
-        )
+        results["model_metrics"] = steps.run("trust", inputs.trust, book, past_usage)
     return results, todos, ManagerFigures(steps, book, scores, roles, attach, stamp, settings)
 
 
@@ -280,75 +263,6 @@ def _import_statsmodels() -> None:
     import statsmodels.tsa.stattools  # noqa: F401
 
 
-class _Helpers:
-    """Helper processes started for one recompute; closed with it whatever happens."""
-
-    def __init__(self, store: Store, running: contextlib.ExitStack) -> None:
-        self.store, self.running = store, running
-
-    def start(self, task: str, **params):
-        from core.store import bulk_read
-
-        try:
-            helper = bulk_read.Helper(self.store.path, task, params)
-        except bulk_read.BulkReadFailed:
-            return None
-        self.running.callback(helper.close)
-        return helper
-
-
-def _load(store: Store, helpers: bool, book_reader, job):
-    """The book, from its helper when one runs, and the usage cube unless a helper works on the usage.
-
-    The book helper's files stay until the recompute ends: the trust helper maps them too.
-    """
-    from core.store import bulk_read
-
-    if book_reader is not None and job is not None:
-        try:
-            return portfolio_from_tables(book_reader.tables(0, last=False)), None
-        except bulk_read.BulkReadFailed:
-            pass
-    return store.portfolio_and_usage(helpers, job is None)
-
-
-def _frames(helper, part: int, last: bool) -> dict[str, pd.DataFrame] | None:
-    """The helper's ``part`` as frames, or None when there was none or it failed (the work is then redone here)."""
-    from core.store import bulk_read
-
-    if helper is None:
-        return None
-    try:
-        return helper.frames(part, last=last)
-    except bulk_read.BulkReadFailed:
-        return None
-
-
-def _usage_aggregates(
-    store: Store, helper, second_half, cube, as_of: pd.Timestamp, cutoff: pd.Timestamp
-) -> dict:
-    """The usage aggregates from the helpers when they ran (one per half of accounts), else computed here
-    (with the trust cutoff's)."""
-    halves = [_frames(helper, 0, last=False)]
-    if second_half is not None:
-        halves.append(_frames(second_half, 0, last=True))
-    if all(half is not None for half in halves):
-        return jobs.combined(halves) if len(halves) > 1 else halves[0]
-    return jobs.aggregates_of(cube if cube is not None else store.usage_cube(helpers=False), as_of, cutoff)
-
-
-def _trust(store: Store, helper, book, past_usage, as_of: pd.Timestamp, cutoff: pd.Timestamp, settings: dict):
-    """The trust figures, from the helper when one ran, else computed here."""
-    from core import scoring
-
-    done = _frames(helper, 1, last=True)
-    if done is not None:
-        return done["model_metrics"]
-    if past_usage is None:
-        past_usage = scoring.usage_features(store.usage_cube(helpers=False), cutoff)
-    return jobs.trust_metrics(book, past_usage, as_of, cutoff, settings)
-
-
 @memory.small_pages()
 def recompute(store: Store, as_of: date, progress: Progress | None = None) -> RecomputeReport:
     """Rerun every analysis on the store as of ``as_of`` and save the results atomically.
@@ -405,9 +319,10 @@ def _compute_and_save(store: Store, as_of: date, steps: _Steps, report: Recomput
     from core import scoring
 
     version = store.data_version()  # before any of the book is read
+    keeping = Keeping(store.path, read_cache.key(version))
     stage = store.result_stage()
     try:
-        results, todos, manager_figures = compute_all(store, as_of, steps, stage)
+        results, todos, manager_figures = compute_all(store, as_of, steps, stage, keeping)
         stamp = pd.Timestamp(as_of)
         settings = store.settings()
         accounts = results["scores"][["account_id"]].merge(
@@ -432,7 +347,9 @@ def _compute_and_save(store: Store, as_of: date, steps: _Steps, report: Recomput
             data_version=version,
         )
         report.new_todos = int((~is_in(todos["todo_id"], known)).sum()) if len(todos) else 0
+        keeping.commit()  # the save saw no import since ``version``: what was read is that import's
     finally:
+        keeping.discard()
         stage.close()
     return results
 

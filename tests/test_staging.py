@@ -49,7 +49,7 @@ def stored(store: Store, table: str) -> list[tuple]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if ".stage-" in p.name or ".read-" in p.name]
+    return [p.name for p in folder.iterdir() if any(k in p.name for k in (".stage-", ".read-", ".keep-"))]
 
 
 def test_staged_write_equals_the_plain_write(tmp_path: Path) -> None:
@@ -575,9 +575,17 @@ def test_the_trust_helper_maps_the_book_its_sibling_wrote(
         )
         assert reads[:2] == [["usage"], ["usage"]]  # this half, then the other half's nine months
         assert (list(store_module.DATA_TABLES) in reads) is (folder != shared)
-        trust[folder] = parts[1]["model_metrics"]
+        assert [list(part) for part in parts[1:]] == [["past_features"], ["model_metrics"]]
+        trust[folder] = parts[2]["model_metrics"]
     assert "risk.n" in set(trust[shared]["name"])
     pd.testing.assert_frame_equal(*trust.values())
+    # The features at the cutoff, from this half's cube and the other half's nine months, are every account's.
+    from core import scoring
+
+    whole = Store(path)
+    expected = scoring.usage_features(whole.usage_cube(helpers=False), pd.Timestamp("2026-05-01"))
+    whole.close()
+    pd.testing.assert_frame_equal(parts[1]["past_features"], expected)
 
 
 def test_a_shared_part_is_mapped_once_it_appears_and_given_up_when_its_folder_goes(tmp_path: Path) -> None:
@@ -618,7 +626,7 @@ def test_a_helpers_text_columns_become_frames_without_a_copy(tmp_path: Path) -> 
     words = pa.array([f"account name number {i:07d} of the book" for i in range(200_000)])
     table = pa.table({"name": words, "n": np.arange(200_000)})
     bulk_read._write_part(tmp_path / "part-0", {"book": table})
-    mapped = bulk_read._mapped(tmp_path / "part-0")["book"]
+    mapped = bulk_read.mapped(tmp_path / "part-0")["book"]
     assert mapped.schema.field("name").type == pa.large_string()
     assert mapped.schema.field("n").type == pa.int64()  # only text changes
     before = pa.total_allocated_bytes()

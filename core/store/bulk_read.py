@@ -71,16 +71,19 @@ class Helper:
         """Where the helper's ``part`` will appear: another helper may map it (see ``shared_part``)."""
         return self._folder.path / f"part-{part}"
 
-    def tables(self, part: int = 0, last: bool = True) -> dict[str, pa.Table]:
+    def tables(self, part: int = 0, last: bool = True, seen=None) -> dict[str, pa.Table]:
         """Wait for the helper's ``part``-th set of tables; by name, memory-mapped (the mapping outlives the files).
 
         The helper is stopped and its folder deleted after the ``last`` part asked for (or a failure).
+        ``seen(folder)`` is called once the part is there, while its folder still is.
         """
         done = True
         try:
             folder = self._wait_for(self.part_folder(part))
+            if seen is not None:
+                seen(folder)
             done = last
-            return _mapped(folder)
+            return mapped(folder)
         except (OSError, pa.ArrowException) as error:
             raise BulkReadFailed(str(error)) from error
         finally:
@@ -102,8 +105,8 @@ class Helper:
             time.sleep(POLL_SECONDS)
         return folder
 
-    def frames(self, part: int = 0, last: bool = True) -> dict[str, pd.DataFrame]:
-        return {name: table.to_pandas() for name, table in self.tables(part, last).items()}
+    def frames(self, part: int = 0, last: bool = True, seen=None) -> dict[str, pd.DataFrame]:
+        return {name: table.to_pandas() for name, table in self.tables(part, last, seen).items()}
 
     def close(self) -> None:
         """Stop the helper if it still runs and delete its folder."""
@@ -113,8 +116,10 @@ class Helper:
         self._folder.cleanup()
 
 
-def _mapped(folder: Path) -> dict[str, pa.Table]:
+def mapped(folder: Path) -> dict[str, pa.Table]:
     """A part's tables by name, memory-mapped: nothing is parsed or copied, and the mapping outlives the files."""
+    if not folder.is_dir():
+        raise FileNotFoundError(folder)
     return {p.stem: pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in folder.glob("*.arrow")}
 
 
@@ -129,7 +134,7 @@ def shared_part(folder: Path) -> dict[str, pa.Table] | None:
             return None
         time.sleep(POLL_SECONDS)
     try:
-        return _mapped(folder)
+        return mapped(folder)
     except (OSError, pa.ArrowException):
         return None
 

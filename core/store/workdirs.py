@@ -19,7 +19,7 @@ try:
 except ImportError:  # not on Windows: folders are then only deleted by their own process
     fcntl = None
 
-KINDS = ("stage", "read")
+KINDS = ("stage", "read", "keep")
 LOCK = ".lock"
 GRACE_SECONDS = 60  # a folder without its lock file yet may be being created right now
 
