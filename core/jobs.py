@@ -150,7 +150,11 @@ def usage_then_trust(
         rest = scoring.usage_features(_cube(store_path, (split, None), months), past)
         past_usage = stacked([past_usage, rest])
     yield {"past_features": past_usage}
-    yield _trust_part(store_path, stamp, past, settings, book, past_usage)
+    from core.store.bulk_read import shared_part
+
+    yield _trust_part(
+        store_path, stamp, past, settings, shared_part(Path(book)) if book else None, past_usage
+    )
 
 
 def trust_only(store_path: Path, as_of: str, cutoff: str, settings: dict, book: str, past: str) -> dict:
@@ -161,28 +165,42 @@ def trust_only(store_path: Path, as_of: str, cutoff: str, settings: dict, book: 
     are worked out from the usage and the book read, as ``usage_then_trust`` does.
     """
     from core import scoring
-    from core.store.bulk_read import shared_part
     from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
     stamp, when = pd.Timestamp(as_of), pd.Timestamp(cutoff)
-    kept = shared_part(Path(past))
-    if kept is not None:
+    kept = _kept(Path(past))
+    if kept is not None and "past_features" in kept:
         past_usage = kept["past_features"].to_pandas()
     else:
         months = (month_label(month_index(when) - LOOKBACK_MONTHS), month_label(month_index(when)))
         past_usage = scoring.usage_features(_cube(store_path, (None, None), months), when)
-    return _trust_part(store_path, stamp, when, settings, book, past_usage)
+    return _trust_part(store_path, stamp, when, settings, _kept(Path(book)), past_usage)
+
+
+def _kept(folder: Path) -> dict | None:
+    """A kept part's tables, or None when it is gone: unlike a helper's part, it will not appear later."""
+    import pyarrow as pa
+
+    from core.store.bulk_read import mapped
+
+    try:
+        return mapped(folder)
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def _trust_part(
-    store_path: Path, stamp: pd.Timestamp, past: pd.Timestamp, settings: dict, book: str | None, past_usage
+    store_path: Path, stamp: pd.Timestamp, past: pd.Timestamp, settings: dict, book: dict | None, past_usage
 ) -> dict:
-    """The trust figures as a helper's part: the book mapped from ``book`` (read when it is gone)."""
-    from core.store.bulk_read import shared_part
+    """The trust figures as a helper's part, on the ``book`` tables given (read when None)."""
     from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
 
-    tables = shared_part(Path(book)) if book else None
-    portfolio = portfolio_from_tables(tables or helper_tables(store_path, list(DATA_TABLES)))
+    try:
+        portfolio = portfolio_from_tables(book) if book else None
+    except KeyError:  # a kept book that lost files while a newer one replaced it
+        portfolio = None
+    if portfolio is None:
+        portfolio = portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
     risk = risk_rows(portfolio, past_usage, stamp, past, settings)
     memory.return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
     return {

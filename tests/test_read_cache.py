@@ -187,3 +187,29 @@ def test_the_key_names_the_import_the_schema_and_the_format(monkeypatch) -> None
     monkeypatch.undo()
     monkeypatch.setattr(read_cache, "FORMAT", read_cache.FORMAT + 1)
     assert one != read_cache.key((7, "2026-12-05T10:00:00+00:00"))
+
+
+def test_the_trust_helper_works_from_the_store_when_kept_parts_went(
+    tmp_path: Path, demo_store_file: Path
+) -> None:
+    """A kept part deleted under the helper never appears again: the helper must not wait for it."""
+    import threading
+
+    from core import jobs, settings
+
+    path = tmp_path / "q.db"
+    shutil.copy(demo_store_file, path)
+    key = tmp_path / "key"
+    key.mkdir()  # the kept folder is still there; its parts are not
+    args = (path, "2026-11-01", "2026-05-01", settings.resolve())
+    expected = list(jobs.usage_then_trust(*args))[2]["model_metrics"]
+    got = {}
+    worker = threading.Thread(
+        target=lambda: got.update(
+            jobs.trust_only(*args, book=str(key / "book"), past=str(key / "past-2026-05"))
+        )
+    )
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "trust_only waited for a kept part that will never appear"
+    pd.testing.assert_frame_equal(got["model_metrics"], expected)

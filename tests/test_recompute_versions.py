@@ -114,3 +114,17 @@ def test_imports_during_every_try_keep_the_previous_results(demo_store, grown_fo
     assert last.iloc[0]["status"] == "failed"
     assert "DataChanged" in last.iloc[0]["error"]
     assert demo_store.scalar("PRAGMA integrity_check") == "ok"
+
+
+def test_two_stores_with_the_same_history_have_different_versions(tmp_path: Path, demo_folder: Path) -> None:
+    """A store deleted and rebuilt at the same path must not pass for the old one (read_cache keys on this)."""
+    from core.store import Store
+
+    versions = []
+    for name in ("one.db", "two.db"):
+        store = Store(tmp_path / name)
+        import_folder(store, demo_folder)
+        versions.append(store.data_version())
+        store.close()
+    assert versions[0][0] == versions[1][0]  # the same run id
+    assert versions[0] != versions[1]

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -96,18 +97,22 @@ def now_iso() -> str:
 
 
 def _record_import(conn: sqlite3.Connection, written: dict[str, int]) -> None:
-    """Log the import in its own transaction: its run row then versions the book (``_data_version``)."""
+    """Log the import in its own transaction: its run row then versions the book (``_data_version``).
+
+    The row's random token tells this import from one of a store that was deleted and
+    rebuilt at the same path within the same second (same run id, same time).
+    """
     at = now_iso()
     conn.execute(
         "INSERT INTO runs (kind, started_at, finished_at, status, summary) VALUES ('import', ?, ?, 'ok', ?)",
-        [at, at, json.dumps({"rows": written})],
+        [at, at, json.dumps({"rows": written, "token": uuid.uuid4().hex})],
     )
 
 
 def _data_version(conn: sqlite3.Connection) -> tuple | None:
-    """The last import's run id and time: only an import changes the book, and each logs itself."""
+    """The last import's run id, time and token: only an import changes the book, and each logs itself."""
     row = conn.execute(
-        "SELECT run_id, started_at FROM runs WHERE kind = 'import' ORDER BY run_id DESC LIMIT 1"
+        "SELECT run_id, started_at, summary FROM runs WHERE kind = 'import' ORDER BY run_id DESC LIMIT 1"
     ).fetchone()
     return tuple(row) if row else None
 
