@@ -207,7 +207,8 @@ def test_the_trust_helper_works_from_the_store_when_kept_parts_went(
     worker = threading.Thread(
         target=lambda: got.update(
             jobs.trust_only(*args, book=str(key / "book"), past=str(key / "past-2026-05"))
-        )
+        ),
+        daemon=True,  # should it hang, the test fails instead of the whole run waiting
     )
     worker.start()
     worker.join(timeout=120)
