@@ -12,23 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_staging import RESULT_TABLES as SAVED_TABLES
 
 from core.store import Store, read_cache
 
 AS_OF = date(2026, 11, 1)  # the demo store's date, as in conftest.py
-RESULT_TABLES = (
-    "rules",
-    "attach",
-    "suggestions",
-    "scores",
-    "score_components",
-    "pricing",
-    "readiness",
-    "product_roles",
-    "model_metrics",
-    "portfolio",
-    "todos",
-)
+RESULT_TABLES = (*SAVED_TABLES, "todos")
 PARTS = ["book", "past-2026-05", "usage-2026-11-a", "usage-2026-11-b"]
 
 
