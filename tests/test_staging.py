@@ -404,6 +404,21 @@ def test_a_recompute_that_stages_every_table_saves_what_one_that_stages_none_sav
     assert leftovers(tmp_path) == []
 
 
+def test_an_index_statement_takes_the_other_name() -> None:
+    from core.store.frames_io import _index_named, _other_name
+
+    assert _other_name("t_account") == "t_account__alt" and _other_name("t_account__alt") == "t_account"
+    sql = 'CREATE INDEX "t_account" ON "t"(account_id)'
+    assert (
+        _index_named(sql, "t_account", "t_account__alt") == 'CREATE INDEX "t_account__alt" ON "t"(account_id)'
+    )
+    assert _index_named("create unique index if not exists x ON t(a)", "x", "y") == (
+        'create unique index if not exists "y" ON t(a)'
+    )
+    with pytest.raises(ValueError):
+        _index_named("CREATE INDEX other ON t(a)", "x", "y")
+
+
 def test_rotating_components_keeps_each_table_indexed(tmp_path: Path) -> None:
     store = Store(tmp_path / "q.db")
     parts = pd.DataFrame(
@@ -411,11 +426,14 @@ def test_rotating_components_keeps_each_table_indexed(tmp_path: Path) -> None:
     )
     for points in (1.0, 2.0, 3.0):
         store.write_results({"score_components": parts.assign(points=points)})
-    indexes = dict(
-        store.conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'").fetchall()
-    )
-    assert indexes["score_components_account"] == "score_components"
-    assert indexes["score_components_prev_account"] == "score_components_prev"
+    for table in ("score_components", "score_components_prev"):
+        indexed = [
+            store.conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2]
+            for _, name, *_ in store.conn.execute(f'PRAGMA index_list("{table}")').fetchall()
+        ]
+        assert indexed == ["account_id"], table
+        plan = store.conn.execute(f'EXPLAIN QUERY PLAN SELECT * FROM "{table}" WHERE account_id = ?', ["A1"])
+        assert "USING INDEX" in " ".join(row[-1] for row in plan.fetchall()), table
     assert store.result("score_components_prev")["points"].tolist() == [2.0]
     assert store.result("score_components")["points"].tolist() == [3.0]
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -286,18 +287,38 @@ def _schema(conn: sqlite3.Connection, kind: str, table: str) -> list[tuple[str, 
 def rotate(conn: sqlite3.Connection, table: str, previous: str) -> None:
     """``table``'s rows become ``previous``'s by renaming the table, not copying 1.5M rows.
 
-    ``table`` starts again empty, with its schema and indexes; ``previous`` keeps its own
-    index names (built once over the renamed rows). Inside the caller's transaction.
+    Its indexes move with it and need no rebuilding (0.5 s for the components at 100,000
+    accounts). ``table`` starts again empty, with its schema and its indexes under the other
+    of two names each (the moved ones keep theirs). Inside the caller's transaction.
     """
     table_sql = _schema(conn, "table", table)[0][1]
-    indexes, previous_indexes = _schema(conn, "index", table), _schema(conn, "index", previous)
-    conn.execute(f'DROP TABLE IF EXISTS main."{previous}"')
-    for name, _ in indexes:  # they would move with the table under names that are the new table's
-        conn.execute(f'DROP INDEX main."{name}"')
+    indexes = _schema(conn, "index", table)
+    conn.execute(f'DROP TABLE IF EXISTS main."{previous}"')  # and its indexes
     conn.execute(f'ALTER TABLE main."{table}" RENAME TO "{previous}"')
     conn.execute(table_sql)
-    for _, sql in [*indexes, *previous_indexes]:
-        conn.execute(sql)
+    for name, sql in indexes:
+        conn.execute(_index_named(sql, name, _other_name(name)))
+
+
+_ALTERNATE = "__alt"
+
+
+def _other_name(index: str) -> str:
+    """The name an index of a rotated table takes while its twin holds ``index`` (the two alternate)."""
+    return index.removesuffix(_ALTERNATE) if index.endswith(_ALTERNATE) else index + _ALTERNATE
+
+
+def _index_named(sql: str, old: str, new: str) -> str:
+    """A CREATE INDEX statement with the index called ``new``."""
+    pattern = (
+        r"^(\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)([\"`\[]?)"
+        + re.escape(old)
+        + r"[\"`\]]?"
+    )
+    renamed, count = re.subn(pattern, lambda m: f'{m.group(1)}"{new}"', sql, count=1, flags=re.IGNORECASE)
+    if count != 1:
+        raise ValueError(f"cannot rename index {old!r} in {sql!r}")
+    return renamed
 
 
 @contextlib.contextmanager
