@@ -137,6 +137,37 @@ async def test_brief_screen_shows_kpis_sparklines_and_copies_as_text(seeded_stor
         assert app.current_mode == "accounts" and len(app.screen_stack) == 1
 
 
+async def test_the_loaded_brief_replaces_the_body_only(seeded_store, monkeypatch) -> None:
+    """The header and the footer (a widget per key) are built once per brief, not again when it loads."""
+    import threading
+
+    from textual.widgets import Footer
+
+    from tui.screens import brief as brief_screen
+    from tui.widgets.app_header import AppHeader
+
+    release = threading.Event()
+
+    def held(*args):
+        release.wait(10)
+        return load_brief(*args)
+
+    monkeypatch.setattr(brief_screen, "load_brief", held)
+    app = make_test_app(seeded_store, start="accounts")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.open_account("A01")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#brief-loading")  # the brief is still being read
+        header, footer = screen.query_one(AppHeader), screen.query_one(Footer)
+        release.set()
+        await settle(app, pilot)
+        assert screen.query_one("#brief-title") and not screen.query("#brief-loading")
+        assert screen.query_one(AppHeader) is header and screen.query_one(Footer) is footer
+        assert screen.focused is screen.query_one("#brief-body")
+
+
 async def test_brief_screen_for_an_unknown_account_says_so(seeded_store) -> None:
     app = make_test_app(seeded_store, start="accounts")
     async with app.run_test(size=(120, 40)) as pilot:

@@ -66,13 +66,85 @@ class BriefScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
-        with VerticalScroll(id="brief-body"):
-            if self.brief is None:
-                message = self.error or f"Loading the brief of {self.account_id}…"
-                yield Static(message, id="brief-loading", markup=False)
-            else:
-                yield from self._sections(self.brief)
+        yield BriefBody(self.account_id, id="brief-body")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="brief")
+    def load(self) -> None:
+        app: Any = self.app
+        try:
+            brief = load_brief(app.store, self.account_id, app.as_of)
+        except Exception as error:  # an unknown id or a store error: said on screen
+            self.post_message(self.Loaded(None, str(error)))
+            return
+        self.post_message(self.Loaded(brief))
+
+    async def on_brief_screen_loaded(self, message: Loaded) -> None:
+        self.brief, self.error = message.brief, message.error
+        body = self.query_one(BriefBody)
+        body.brief, body.error = message.brief, message.error
+        await body.recompose()  # the body only: the header and the footer stay as they are
+        body.focus()
+
+    def on_recompute_finished(self, message: RecomputeFinished) -> None:
+        self.load()
+
+    def on_resize(self) -> None:
+        for row in self.query(".brief-row"):
+            row.set_class(self.size.width < NARROW, "-narrow")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one(BriefBody).scroll_relative(y=lines, animate=False)
+
+    def brief_text(self) -> str:
+        """The brief as plain text, laid out as ``quadrant brief`` prints it."""
+        if self.brief is None:
+            return ""
+        console = Console(width=100, record=True, file=_Null(), color_system=None)
+        console.print(Panel(title(self.brief), box=box.HEAVY))
+        for heading, render in SECTIONS:
+            console.print(Panel(render(self.brief), title=heading, title_align="left", box=box.ROUNDED))
+        return console.export_text()
+
+    def action_copy(self) -> None:
+        text = self.brief_text()
+        if not text:
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify("The brief is on the clipboard: paste it into your call notes.")
+
+    def palette_commands(self) -> list[SystemCommand]:
+        return [
+            SystemCommand("Brief: copy as text", "Copy this brief for a call-prep doc (c)", self.action_copy),
+            SystemCommand("Brief: back", "Close the brief (Escape)", self.action_back),
+        ]
+
+
+class BriefBody(VerticalScroll):
+    """The brief under the header: a loading line, then every section once the brief is read.
+
+    It recomposes on its own when the brief arrives, so the screen's header and footer (a
+    widget per key) are not built a second time.
+    """
+
+    def __init__(self, account_id: str, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.account_id = account_id
+        self.brief: AccountBrief | None = None
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        if self.brief is None:
+            message = self.error or f"Loading the brief of {self.account_id}…"
+            yield Static(message, id="brief-loading", markup=False)
+        else:
+            yield from self._sections(self.brief)
 
     def _sections(self, brief: AccountBrief) -> ComposeResult:
         yield Static(title(brief, name_limit=TITLE_NAME_LIMIT), id="brief-title")
@@ -98,60 +170,6 @@ class BriefScreen(Screen):
                     section = Static(sections[heading](brief), classes="brief-section")
                     section.border_title = heading
                     yield section
-
-    def on_mount(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="brief")
-    def load(self) -> None:
-        app: Any = self.app
-        try:
-            brief = load_brief(app.store, self.account_id, app.as_of)
-        except Exception as error:  # an unknown id or a store error: said on screen
-            self.post_message(self.Loaded(None, str(error)))
-            return
-        self.post_message(self.Loaded(brief))
-
-    async def on_brief_screen_loaded(self, message: Loaded) -> None:
-        self.brief, self.error = message.brief, message.error
-        await self.recompose()
-        self.query_one("#brief-body", VerticalScroll).focus()
-
-    def on_recompute_finished(self, message: RecomputeFinished) -> None:
-        self.load()
-
-    def on_resize(self) -> None:
-        for row in self.query(".brief-row"):
-            row.set_class(self.size.width < NARROW, "-narrow")
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
-    def action_scroll(self, lines: int) -> None:
-        self.query_one("#brief-body", VerticalScroll).scroll_relative(y=lines, animate=False)
-
-    def brief_text(self) -> str:
-        """The brief as plain text, laid out as ``quadrant brief`` prints it."""
-        if self.brief is None:
-            return ""
-        console = Console(width=100, record=True, file=_Null(), color_system=None)
-        console.print(Panel(title(self.brief), box=box.HEAVY))
-        for heading, render in SECTIONS:
-            console.print(Panel(render(self.brief), title=heading, title_align="left", box=box.ROUNDED))
-        return console.export_text()
-
-    def action_copy(self) -> None:
-        text = self.brief_text()
-        if not text:
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify("The brief is on the clipboard: paste it into your call notes.")
-
-    def palette_commands(self) -> list[SystemCommand]:
-        return [
-            SystemCommand("Brief: copy as text", "Copy this brief for a call-prep doc (c)", self.action_copy),
-            SystemCommand("Brief: back", "Close the brief (Escape)", self.action_back),
-        ]
 
 
 class _Null:
