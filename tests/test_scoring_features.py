@@ -241,3 +241,13 @@ def test_per_distinct_builds_each_distinct_row_once_and_spreads_it_back() -> Non
 def test_fmt_price_drops_only_a_trailing_double_zero() -> None:
     prices = pd.Series([40.0, 1234.5, np.nan, 0.004, 12.05])
     assert fmt_price(prices).tolist() == ["40", "1,234.50", "", "0", "12.05"]
+
+
+def test_day_counts_read_as_english() -> None:
+    from core.scoring.features import fmt_ago, fmt_days
+    from core.scoring.todos import _in_days
+
+    days = pd.Series([0, 1, 2, 1234, np.nan])
+    assert list(fmt_days(days)) == ["0 days", "1 day", "2 days", "1,234 days", ""]
+    assert list(fmt_ago(days)) == ["today", "1 day ago", "2 days ago", "1,234 days ago", ""]
+    assert list(_in_days(days[:4])) == ["today", "in 1 day", "in 2 days", "in 1,234 days"]

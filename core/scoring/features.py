@@ -411,6 +411,22 @@ def fmt_num(values, decimals: int = 0) -> pd.Series:
     return _format_unique(values, lambda v: f"{v:,.{decimals}f}", lambda v: v.astype(float).round(decimals))
 
 
+def fmt_days(values) -> np.ndarray:
+    """Day counts with their unit: "1 day", "12 days", "1,234 days" (empty where missing)."""
+    days = pd.Series(values).reset_index(drop=True)
+    return concat(
+        fmt_num(days), pick(days.eq(1).to_numpy(), " day", pick(days.isna().to_numpy(), "", " days"))
+    )
+
+
+def fmt_ago(values) -> np.ndarray:
+    """How long ago, from a day count: "today", "1 day ago", "12 days ago" (empty where missing)."""
+    days = pd.Series(values).reset_index(drop=True)
+    return pick(
+        days.eq(0).to_numpy(), "today", pick(days.isna().to_numpy(), "", concat(fmt_days(days), " ago"))
+    )
+
+
 def fmt_pct(values) -> pd.Series:
     """Fractions as whole percents: 0.42 -> 42% (empty where missing)."""
     return _format_unique(values, lambda v: f"{v:.0f}%", lambda v: (v.astype(float) * 100).round())

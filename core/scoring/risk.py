@@ -17,7 +17,9 @@ from core.frames import Portfolio, owned_as_of
 from core.scoring.features import (
     as_text,
     concat,
+    fmt_ago,
     fmt_date,
+    fmt_days,
     fmt_num,
     fmt_pct,
     per_distinct,
@@ -343,9 +345,11 @@ def _engagement_reason(k: pd.DataFrame, has_data: bool) -> np.ndarray:
     days = k["days_since_touch"]
     quiet = _engagement_severity(days, has_data) > 0
     reason = concat(
-        pick(quiet, "No contact for ", "Last contact "),
-        fmt_num(days),
-        pick(quiet, " days (last ", " days ago ("),
+        pick(
+            quiet,
+            concat("No contact for ", fmt_days(days), " (last "),
+            concat("Last contact ", fmt_ago(days), " ("),
+        ),
         fmt_date(k["last_touch_at"]),
         ")",
     )
@@ -419,7 +423,7 @@ def _buying_centre_reason(k: pd.DataFrame) -> np.ndarray:
         pick(quiet_days.isna(), "champion never contacted", "champion last contacted "),
         "no champion named",
     )
-    quiet_for = pick(has_champion & quiet_days.notna(), concat(fmt_num(quiet_days), " days ago"), "")
+    quiet_for = pick(has_champion & quiet_days.notna(), fmt_ago(quiet_days), "")
     return concat(dm_text, ", ", champ, quiet_for)
 
 

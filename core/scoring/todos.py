@@ -20,10 +20,12 @@ from core.scoring.features import (
     as_text,
     concat,
     fmt_date,
+    fmt_days,
     fmt_money,
     fmt_num,
     join_text,
     lookup,
+    pick,
     positions,
 )
 from core.scoring.risk import product_names
@@ -282,9 +284,9 @@ def generate_todos(
     reason = concat(
         "Renews on ",
         fmt_date(renewal.iloc[pos]),
-        " (in ",
-        fmt_num(days.iloc[pos]),
-        " days), ",
+        " (",
+        _in_days(days.iloc[pos]),
+        "), ",
         fmt_money(arr.iloc[pos], currency),
         " ARR",
         _risk_notes(s, pos, risk_thr),
@@ -871,3 +873,8 @@ def apply_daily_cap(todos: pd.DataFrame, accounts: pd.DataFrame, settings: Mappi
     out["priority"] = priority
     out["below_line"] = (priority > cap).fillna(False).astype(bool)
     return out
+
+
+def _in_days(days: pd.Series) -> np.ndarray:
+    """When, from a count of days ahead: "today", "in 1 day", "in 12 days"."""
+    return pick(days.eq(0).to_numpy(), "today", concat("in ", fmt_days(days)))
