@@ -128,3 +128,18 @@ def test_two_stores_with_the_same_history_have_different_versions(tmp_path: Path
         store.close()
     assert versions[0][0] == versions[1][0]  # the same run id
     assert versions[0] != versions[1]
+
+
+def test_a_store_without_a_version_still_notices_its_first_versioned_import(
+    demo_store, grown_folder: Path
+) -> None:
+    """A store imported before imports were logged has no version; the first logged import is a change."""
+    from core.recompute import recompute
+
+    with demo_store.writing() as conn:
+        conn.execute("DELETE FROM runs WHERE kind = 'import'")
+    assert demo_store.data_version() is None
+    progress, imported = import_at_save(demo_store, grown_folder, times=1)
+    report = recompute(demo_store, AS_OF, progress=progress)
+    assert imported == ["save"] and report.restarts == 1
+    assert NEW_ACCOUNT in set(demo_store.query("SELECT account_id FROM scores")["account_id"])

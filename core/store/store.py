@@ -50,6 +50,7 @@ BULK_FROM_ACCOUNTS = (
 )
 DERIVE_TODO_COLUMNS = ("todo_id", "account_id", "kind", "status", "due", "snoozed_until", "active")
 _TODO_STAGE = "merged_todos"  # the scratch table of a recompute's to-do rows
+ANY_VERSION = object()  # write_results without a data-version check
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default WAL size that triggers a checkpoint at commit
 DATA_TABLES = ("accounts", "products", "subscriptions", "contacts", "activities", "nps", "bundles")
 
@@ -587,7 +588,7 @@ class Store:
         derive: Callable[[pd.DataFrame], dict[str, pd.DataFrame]] | None = None,
         stage: Any = None,
         planned: Callable[[], None] | None = None,
-        data_version: tuple | None = None,
+        data_version: tuple | None | object = ANY_VERSION,
     ) -> dict[str, int]:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
@@ -601,9 +602,9 @@ class Store:
         ``DERIVE_TODO_COLUMNS``. ``stage`` is a ``result_stage()`` that may already
         hold some of ``results`` (the recompute stages each table when it is ready).
         ``planned()`` is called once the to-dos are planned, before the write lock: work that
-        ``derive`` will need can start then, beside the copy. With a ``data_version`` (what
-        ``data_version()`` said before the results were worked out), nothing is written and
-        ``DataChanged`` is raised when an import has committed since.
+        ``derive`` will need can start then, beside the copy. Given a ``data_version`` (what
+        ``data_version()`` said before the results were worked out, None included), nothing is
+        written and ``DataChanged`` is raised when an import has committed since.
         """
         from core.store import staging, todo_state
 
@@ -622,7 +623,7 @@ class Store:
             if planned is not None:
                 planned()
             with stage.attached(self.conn) as staged, self.bulk_writing() as conn:
-                if data_version is not None and _data_version(conn) != data_version:
+                if data_version is not ANY_VERSION and _data_version(conn) != data_version:
                     raise DataChanged(
                         "The portfolio was imported again while the recompute ran; its results "
                         "were not saved, so that they never mix two imports."
