@@ -51,12 +51,14 @@ class Helper:
                 self._process = subprocess.Popen(
                     [
                         sys.executable,
+                        "-P",  # not the working folder's modules: a `core` package there is not ours
                         "-m",
                         "core.store.bulk_read",
                         task,
                         str(store_path),
                         str(self._folder.path),
                     ],
+                    env=_helper_env(),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
@@ -114,6 +116,19 @@ class Helper:
             self._process.kill()
             self._process.wait()
         self._folder.cleanup()
+
+
+CODE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the ``core`` package of this process
+
+
+def _helper_env() -> dict[str, str]:
+    """This process's environment, with its own code first on the helper's import path.
+
+    A helper then runs the same ``core`` as the process that started it, whatever folder the
+    user runs Quadrant from and whatever else is installed.
+    """
+    paths = [str(CODE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def mapped(folder: Path) -> dict[str, pa.Table]:
