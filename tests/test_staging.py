@@ -653,3 +653,24 @@ def test_a_helpers_text_columns_become_frames_without_a_copy(tmp_path: Path) -> 
     assert grown < 200_000  # the offsets alone would be 1.6 MB
     assert frame["name"].tolist() == words.to_pylist()
     assert str(frame["name"].dtype) == "str"
+
+
+def test_a_helper_runs_this_code_whatever_folder_quadrant_runs_from(
+    tmp_path: Path, demo_store_file: Path, monkeypatch
+) -> None:
+    """A `core` package in the working folder (another project's) is not what the helper imports."""
+    from core.store import bulk_read
+    from core.store.store import HELPER_TABLES
+
+    elsewhere = tmp_path / "another-project"
+    (elsewhere / "core" / "store").mkdir(parents=True)
+    (elsewhere / "core" / "__init__.py").write_text("raise ImportError('not Quadrant')\n")
+    (elsewhere / "core" / "store" / "__init__.py").write_text("")
+    (elsewhere / "core" / "store" / "bulk_read.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    helper = bulk_read.Helper(demo_store_file.resolve(), HELPER_TABLES, {"tables": ["products"]})
+    products = helper.tables()["products"]
+    store = Store(demo_store_file)
+    assert products.num_rows == store.counts()["products"] > 0
+    store.close()
