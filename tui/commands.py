@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import sys
 import tempfile
 from datetime import date
@@ -232,6 +233,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from textual_serve.server import Server
 
     db = args.db or str(Store.open_default(None).path)
-    command = f"{sys.executable} -m tui.cli --db {json.dumps(db)}"
+    # -P: the app's own `tui`, not a package of that name in the folder the server runs from
+    command = f"{shlex.quote(sys.executable)} -P -m tui.cli --db {shlex.quote(db)}"
     Server(command, host=args.host, port=args.port).serve()
     return 0
