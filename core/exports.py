@@ -1,14 +1,12 @@
 """The export tables of spec/cli.md: which rows, which columns, in which order.
 
-Shared by `quadrant export` and the app, so the headless figures and the
-screens can never disagree.
+`quadrant export` streams them, as CSV or JSON, in batches of rows straight from
+the store; the columns of spec/cli.md come first, then whatever else the analysis wrote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import pandas as pd
 
 from core.store import Store, StoreError
 
@@ -113,18 +111,6 @@ def export_query(
     columns = front + [c for c in stored if c not in front]
     selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
     return f'SELECT {selected} FROM "{source}" {clause} {ORDER_BY.get(table, "")}', params, columns
-
-
-def export_table(
-    store: Store,
-    table: str,
-    account: str | None = None,
-    owner: str | None = None,
-    segment: str | None = None,
-) -> pd.DataFrame:
-    """One export table as a frame (see ``export_query``)."""
-    sql, params, _ = export_query(store, table, account, owner, segment)
-    return store.query(sql, params)
 
 
 def export_rows(

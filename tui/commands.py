@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import shlex
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from core.exports import export_rows, export_table, table_names
+from core.exports import export_rows, table_names
 from core.settings import DESCRIPTIONS
 from core.store import Store
 from tui.cli import UsageError, UserError, as_of_for, err, open_store, out, parse_date
@@ -119,13 +120,34 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"Unknown table {args.table!r}; expected one of: {', '.join(table_names())}.")
     store = open_store(args)
     filters = {"account": args.account, "owner": args.owner, "segment": args.segment}
-    if args.format == "json":
-        frame = export_table(store, args.table, **filters)
-        sys.stdout.write(frame.to_json(orient="records", force_ascii=False, indent=1))
-        sys.stdout.write("\n")
-    else:
-        write_csv(sys.stdout, *export_rows(store, args.table, **filters))
+    write = write_json if args.format == "json" else write_csv
+    write(sys.stdout, *export_rows(store, args.table, **filters))
     return 0
+
+
+def write_json(out, columns: list[str], batches) -> None:
+    """An array of records, one per line, as they come; an infinity (a rule's conviction) is null.
+
+    One line per record keeps a big table greppable, and lets the C encoder do the work:
+    the suggestions at 100,000 accounts print in seconds, not as one 1 GB frame.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    out.write("[")
+    separator = "\n"
+    for rows in batches:
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        try:
+            lines = [encode(record) for record in records]
+        except ValueError:  # infinities are no JSON: this batch holds one
+            lines = [encode({k: _finite(v) for k, v in record.items()}) for record in records]
+        if lines:
+            out.write(separator + ",\n".join(lines))
+            separator = ",\n"
+    out.write("\n]\n")
+
+
+def _finite(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def write_csv(out, columns: list[str], batches) -> None:
