@@ -165,28 +165,17 @@ def trust_only(store_path: Path, as_of: str, cutoff: str, settings: dict, book: 
     are worked out from the usage and the book read, as ``usage_then_trust`` does.
     """
     from core import scoring
+    from core.store.bulk_read import mapped_if_there  # a kept part never appears later: no waiting
     from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
     stamp, when = pd.Timestamp(as_of), pd.Timestamp(cutoff)
-    kept = _kept(Path(past))
+    kept = mapped_if_there(Path(past))
     if kept is not None and "past_features" in kept:
         past_usage = kept["past_features"].to_pandas()
     else:
         months = (month_label(month_index(when) - LOOKBACK_MONTHS), month_label(month_index(when)))
         past_usage = scoring.usage_features(_cube(store_path, (None, None), months), when)
-    return _trust_part(store_path, stamp, when, settings, _kept(Path(book)), past_usage)
-
-
-def _kept(folder: Path) -> dict | None:
-    """A kept part's tables, or None when it is gone: unlike a helper's part, it will not appear later."""
-    import pyarrow as pa
-
-    from core.store.bulk_read import mapped
-
-    try:
-        return mapped(folder)
-    except (OSError, pa.ArrowException):
-        return None
+    return _trust_part(store_path, stamp, when, settings, mapped_if_there(Path(book)), past_usage)
 
 
 def _trust_part(

@@ -148,6 +148,11 @@ def shared_part(folder: Path) -> dict[str, pa.Table] | None:
         if not folder.parent.exists():
             return None
         time.sleep(POLL_SECONDS)
+    return mapped_if_there(folder)
+
+
+def mapped_if_there(folder: Path) -> dict[str, pa.Table] | None:
+    """``mapped(folder)``, or None when the folder is gone or unreadable (the caller reads instead)."""
     try:
         return mapped(folder)
     except (OSError, pa.ArrowException):
