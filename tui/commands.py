@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from core.exports import export_rows, table_names
+from core.exports import export_query, table_names
 from core.settings import DESCRIPTIONS
 from core.store import Store
 from tui.cli import UsageError, UserError, as_of_for, err, open_store, out, parse_date
@@ -120,8 +120,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"Unknown table {args.table!r}; expected one of: {', '.join(table_names())}.")
     store = open_store(args)
     filters = {"account": args.account, "owner": args.owner, "segment": args.segment}
+    sql, params, columns = export_query(store, args.table, **filters)
     write = write_json if args.format == "json" else write_csv
-    write(sys.stdout, *export_rows(store, args.table, **filters))
+    write(sys.stdout, columns, store.batches(sql, params))
     return 0
 
 
