@@ -13,6 +13,7 @@ import pytest
 
 from core.scoring import reconcile
 from core.store import Store, frames_io, staging, todo_state
+from core.store.store import DERIVE_TODO_COLUMNS
 
 
 def add_todo(store: Store, todo_id: str) -> None:
@@ -235,6 +236,75 @@ def test_the_merge_plan_reads_whole_rows_only_for_the_to_dos_it_keeps_as_they_we
         assert read.loc[sorted(gone), "reason"].notna().all()
     if gone != set(whole["todo_id"]):  # the others' generated fields are not read at all
         assert "reason" not in read.columns or read.drop(index=sorted(gone))["reason"].isna().all()
+
+
+def as_stored(todos: pd.DataFrame) -> pd.DataFrame:
+    """The derive columns as SQLite holds them: dates as ISO text, flags as 0/1."""
+    out = todos.reindex(columns=list(DERIVE_TODO_COLUMNS)).sort_values("todo_id", ignore_index=True)
+    out["due"] = pd.to_datetime(out["due"], format="ISO8601").dt.strftime("%Y-%m-%d").astype(object)
+    out["active"] = out["active"].astype(int)
+    return out.astype(object).where(out.notna(), None)
+
+
+@pytest.mark.parametrize("passed_through", [False, True])
+@pytest.mark.parametrize("user_acts", [False, True])
+@pytest.mark.parametrize("generated_ids", [["t1", "t2", "t3", "t4"], ["t1", "t3", "t9"], ["t8", "t9"]])
+def test_the_manager_figures_count_the_to_dos_as_the_merge_left_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    generated_ids: list[str],
+    user_acts: bool,
+    passed_through: bool,
+) -> None:
+    """``derive`` gets the merge's to-dos from the plan, not from a read: they must be the table's rows,
+    also when the user snoozed one while the merge was planned (the plan is made again then), and
+    when the reconcile returns no state at all (the stored state stands)."""
+    path = tmp_path / "q.db"
+    store = Store(path)
+    with store.writing() as conn:
+        conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A1', 'Acme', 'smb')")
+        conn.executemany(
+            "INSERT INTO todos (todo_id, account_id, kind, title, reason, evidence_at, status, snoozed_until, "
+            "note, status_changed_at, due, created_at, updated_at) "
+            "VALUES (?, 'A1', 'qbr', ?, ?, ?, ?, ?, ?, ?, '2026-09-30', '2026-01-01', '2026-01-01')",
+            STORED_TODOS,
+        )
+    generated = pd.concat(
+        [
+            generated_todo(i).assign(
+                evidence_at=pd.Timestamp("2026-10-20"), due=pd.Timestamp(f"2026-11-0{n + 1}")
+            )
+            for n, i in enumerate(generated_ids)
+        ]
+    )
+    as_of = pd.Timestamp("2026-11-01")
+    planned = todo_state.plan_merge
+
+    def plan_then_user_acts(conn, todos, merge):
+        plan = planned(conn, todos, merge)
+        if user_acts and not getattr(plan_then_user_acts, "acted", False):
+            plan_then_user_acts.acted = True
+            other = Store(path)
+            other.change_todo("t3", "snooze", until="2027-03-01")
+            other.close()
+        return plan
+
+    monkeypatch.setattr(todo_state, "plan_merge", plan_then_user_acts)
+    seen = []
+
+    def derive(todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        seen.append(todos)
+        return {}
+
+    def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+        return new if passed_through else reconcile(old, new, as_of)
+
+    store.write_results({}, generated, merge, derive)
+    table = store.query(f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
+    if not passed_through:
+        assert len(table) == len({*generated_ids, "t1", "t2", "t3", "t4"})
+        assert ("snoozed" in table["status"].tolist()) == user_acts  # t2's snooze expired; t3 snoozed anew
+    pd.testing.assert_frame_equal(as_stored(seen[0]), as_stored(table))
 
 
 def test_import_leaves_consistent_references_and_no_scratch(demo_store: Store) -> None:

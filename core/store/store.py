@@ -639,7 +639,12 @@ class Store:
                         plan, source = todo_state.plan_merge(conn, todos, reconcile), None
                     changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
                 if derive is not None:
-                    merged = frames_io.read_frame(conn, f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
+                    if merging:  # the plan was checked against ``version`` under this lock
+                        merged = plan.standing.reindex(columns=list(DERIVE_TODO_COLUMNS))
+                    else:
+                        merged = frames_io.read_frame(
+                            conn, f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos"
+                        )
                     for table, frame in derive(merged).items():
                         frames_io.replace_rows(conn, table, frame)
                         changed[table] = len(frame)

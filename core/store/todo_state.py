@@ -176,10 +176,15 @@ def version(conn: sqlite3.Connection) -> tuple[int, int]:
 
 @dataclass
 class MergePlan:
-    """What a recompute writes to the to-dos: every merged row's generated fields, and the state moves."""
+    """What a recompute writes to the to-dos: every merged row's generated fields, and the state moves.
+
+    ``standing`` is every to-do as it stands once the plan is applied (generated fields, status and
+    snooze), true for as long as ``version`` has not moved since the plan was made.
+    """
 
     rows: pd.DataFrame
     moved: pd.DataFrame
+    standing: pd.DataFrame
 
 
 def plan_merge(
@@ -195,7 +200,8 @@ def plan_merge(
     rows = merged.assign(generated_at=now).reindex(columns=columns)
     rows["created_at"] = now
     rows["updated_at"] = now
-    return MergePlan(rows, _state_moves(existing, merged))
+    moved = _state_moves(existing, merged)
+    return MergePlan(rows, moved, _standing(rows, existing, moved))
 
 
 def _stored(conn: sqlite3.Connection, generated: pd.DataFrame) -> pd.DataFrame:
@@ -263,6 +269,23 @@ def merge_generated(
 ) -> int:
     """Plan and apply a merge in the caller's transaction; returns the number of to-dos written."""
     return apply_merge(conn, plan_merge(conn, generated, reconcile))
+
+
+def _standing(rows: pd.DataFrame, existing: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame:
+    """Every to-do as ``apply_merge`` leaves the table: ``rows`` with their state (stored, moved, or a
+    new to-do's default), and any stored to-do that the plan does not write, as it was."""
+    state = existing.drop_duplicates("todo_id").set_index("todo_id")[["status", "snoozed_until"]]
+    state = state.astype(object).reindex(rows["todo_id"])
+    if len(moved):
+        changes = moved.drop_duplicates("todo_id").set_index("todo_id")[["status", "snoozed_until"]]
+        state.loc[changes.index, ["status", "snoozed_until"]] = changes.astype(object).to_numpy()  # None too
+    state["status"] = state["status"].where(state["status"].notna(), "open")
+    state["snoozed_until"] = state["snoozed_until"].where(state["snoozed_until"].notna(), None)
+    standing = rows.assign(status=state["status"].to_numpy(), snoozed_until=state["snoozed_until"].to_numpy())
+    untouched = existing[~is_in(existing["todo_id"], rows["todo_id"])]  # a reconcile that left some out
+    if untouched.empty:
+        return standing
+    return pd.concat([standing, untouched.reindex(columns=standing.columns)], ignore_index=True)
 
 
 def _state_moves(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
