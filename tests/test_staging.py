@@ -238,6 +238,55 @@ def test_the_merge_plan_reads_whole_rows_only_for_the_to_dos_it_keeps_as_they_we
         assert "reason" not in read.columns or read.drop(index=sorted(gone))["reason"].isna().all()
 
 
+DORMANT = [  # todo_id, kind, due, status, snoozed_until, note: inactive, as an earlier recompute left them
+    ("d1", "renewal-call", "2026-03-01", "open", None, "kept note"),
+    ("d2", "qbr", "2026-04-01", "snoozed", "2026-10-15", None),  # the snooze ends before as_of
+    ("d3", "seat-upsell", "2026-05-01", "done", None, "sold 20 seats"),
+]
+DORMANT_IDS = [row[0] for row in DORMANT]
+
+
+def add_dormant(conn: sqlite3.Connection) -> None:
+    conn.executemany(
+        "INSERT INTO todos (todo_id, account_id, kind, title, reason, due, evidence_at, active, generated_at, "
+        "status, snoozed_until, note, status_changed_at, created_at, updated_at) VALUES "
+        "(?, 'A1', ?, 'Old title', 'old reason', ?, '2026-02-01', 0, '2026-06-01T08:00:00+00:00', ?, ?, ?, "
+        "'2026-06-02T08:00:00+00:00', '2026-01-01', '2026-06-02')",
+        DORMANT,
+    )
+
+
+def test_dormant_to_dos_are_not_rewritten_but_a_snooze_still_ends_and_one_generated_again_wakes(
+    tmp_path: Path,
+) -> None:
+    """Inactive to-dos not generated again keep every byte (generated_at too); an expired snooze still
+    ends; one generated again is active again with new fields and its note kept."""
+    store = Store(tmp_path / "q.db")
+    with store.writing() as conn:
+        conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A1', 'Acme', 'smb')")
+        add_dormant(conn)
+    as_of = pd.Timestamp("2026-11-01")
+    before = {row[0]: row for row in stored(store, "todos")}
+    generated = pd.concat([generated_todo("t1"), generated_todo("d3").assign(title="Seats again")])
+    plan = todo_state.plan_merge(store.conn, generated, lambda old, new: reconcile(old, new, as_of))
+    assert sorted(plan.rows["todo_id"]) == ["d3", "t1"]  # neither d1 nor d2 is rewritten
+    assert plan.moved["todo_id"].tolist() == ["d2"]
+    store.write_results({}, generated, lambda old, new: reconcile(old, new, as_of))
+    after = {row[0]: row for row in stored(store, "todos")}
+    assert after["d1"] == before["d1"]
+    woken = store.todos("WHERE todo_id = 'd2'").iloc[0]
+    assert (woken.status, woken.snoozed_until, woken.active, woken.reason) == ("open", None, 0, "old reason")
+    assert woken.generated_at == "2026-06-01T08:00:00+00:00"
+    assert store.todo_events("d2")["action"].tolist() == ["auto-open"]
+    again = store.todos("WHERE todo_id = 'd3'").iloc[0]
+    assert (again.active, again.title, again.status, again.note) == (
+        1,
+        "Seats again",
+        "done",
+        "sold 20 seats",
+    )
+
+
 def as_stored(todos: pd.DataFrame) -> pd.DataFrame:
     """The derive columns as SQLite holds them: dates as ISO text, flags as 0/1."""
     out = todos.reindex(columns=list(DERIVE_TODO_COLUMNS)).sort_values("todo_id", ignore_index=True)
@@ -269,6 +318,7 @@ def test_the_manager_figures_count_the_to_dos_as_the_merge_left_them(
             "VALUES (?, 'A1', 'qbr', ?, ?, ?, ?, ?, ?, ?, '2026-09-30', '2026-01-01', '2026-01-01')",
             STORED_TODOS,
         )
+        add_dormant(conn)
     generated = pd.concat(
         [
             generated_todo(i).assign(
@@ -302,7 +352,7 @@ def test_the_manager_figures_count_the_to_dos_as_the_merge_left_them(
     store.write_results({}, generated, merge, derive)
     table = store.query(f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
     if not passed_through:
-        assert len(table) == len({*generated_ids, "t1", "t2", "t3", "t4"})
+        assert len(table) == len({*generated_ids, "t1", "t2", "t3", "t4", *DORMANT_IDS})
         assert ("snoozed" in table["status"].tolist()) == user_acts  # t2's snooze expired; t3 snoozed anew
     pd.testing.assert_frame_equal(as_stored(seen[0]), as_stored(table))
 

@@ -178,8 +178,8 @@ def version(conn: sqlite3.Connection) -> tuple[int, int]:
 class MergePlan:
     """What a recompute writes to the to-dos: every merged row's generated fields, and the state moves.
 
-    ``standing`` is every to-do as it stands once the plan is applied (generated fields, status and
-    snooze), true for as long as ``version`` has not moved since the plan was made.
+    ``standing`` is every to-do as it stands once the plan is applied (the ``STANDING`` columns, status
+    and snooze), true for as long as ``version`` has not moved since the plan was made.
     """
 
     rows: pd.DataFrame
@@ -192,39 +192,63 @@ def plan_merge(
     generated: pd.DataFrame,
     reconcile: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
 ) -> MergePlan:
-    """Read the stored to-dos and reconcile the generated ones with them (writes nothing)."""
-    existing = _stored(conn, generated)
+    """Read the stored to-dos and reconcile the generated ones with them (writes nothing).
+
+    Dormant to-dos (stored, inactive, and not generated again) are left as they are: only a state
+    move (a snooze that expired) touches them. A book used daily gathers them by the hundred
+    thousand, and rewriting each one every time cost a recompute seconds.
+    """
+    existing, dormant = _stored(conn, generated)
     merged = reconcile(existing, generated)
     now = _now()
     columns = ["todo_id", *[c for c in GENERATED if c in merged.columns or c == "generated_at"]]
-    rows = merged.assign(generated_at=now).reindex(columns=columns)
+    rows = merged[~is_in(merged["todo_id"], dormant)] if len(dormant) else merged
+    rows = rows.assign(generated_at=now).reindex(columns=columns)
     rows["created_at"] = now
     rows["updated_at"] = now
     moved = _state_moves(existing, merged)
     return MergePlan(rows, moved, _standing(rows, existing, moved))
 
 
-def _stored(conn: sqlite3.Connection, generated: pd.DataFrame) -> pd.DataFrame:
-    """The stored to-dos as the reconcile needs them: the user's fields and the evidence date of every
-    one, and the whole row only of those no longer generated (they are kept, inactive, as they were).
+_DORMANT_COLUMNS = ("todo_id", "account_id", "kind", "product_id", "due")  # what the manager's figures count
 
-    The generated fields of the others are about to be replaced: reading them too took 1.2-2 s
-    for 170,000 to-dos.
+
+def _stored(conn: sqlite3.Connection, generated: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The stored to-dos as the reconcile needs them, and the ids of the dormant ones.
+
+    Read for every to-do: the user's fields, the evidence date and whether it is active. The whole
+    row only of those no longer generated that were active: they are kept, made inactive, as they
+    were. The generated fields of the others are about to be replaced: reading them too took
+    1.2-2 s for 170,000 to-dos. Of the dormant ones, only what the manager's figures count.
     """
-    columns = [c for c in frames_io.table_columns(conn, "todos") if c not in GENERATED or c == "evidence_at"]
+    columns = [
+        c
+        for c in frames_io.table_columns(conn, "todos")
+        if c not in GENERATED or c in ("evidence_at", "active")
+    ]
     state = frames_io.read_frame(conn, f"SELECT {', '.join(columns)} FROM todos")
     ids = generated["todo_id"] if "todo_id" in generated.columns else pd.Series([], dtype="str")
     gone = ~is_in(state["todo_id"], ids)
-    if not gone.any():
-        return state
-    if gone.all():
-        return frames_io.read_frame(conn, "SELECT * FROM todos")
-    whole = frames_io.read_frame(
-        conn,
-        "SELECT * FROM todos WHERE todo_id IN (SELECT value FROM json_each(?))",
-        [json.dumps(state.loc[gone, "todo_id"].tolist())],
-    )
-    return pd.concat([state[~gone], whole], ignore_index=True)
+    dormant = gone & pd.to_numeric(state["active"], errors="coerce").eq(0)
+    whole = gone & ~dormant
+    parts = [state[~gone]]
+    if whole.any() and whole.all():
+        parts = [frames_io.read_frame(conn, "SELECT * FROM todos")]
+    elif whole.any():
+        parts.append(
+            frames_io.read_frame(
+                conn,
+                "SELECT * FROM todos WHERE todo_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(state.loc[whole, "todo_id"].tolist())],
+            )
+        )
+    if dormant.any():
+        light = frames_io.read_frame(
+            conn, f"SELECT {', '.join(_DORMANT_COLUMNS)} FROM todos WHERE active = 0"
+        )
+        parts.append(state[dormant].merge(light, on="todo_id", how="left"))
+    existing = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return existing, state.loc[dormant, "todo_id"]
 
 
 def apply_merge(
@@ -236,16 +260,13 @@ def apply_merge(
     holding ``plan.rows`` as ``staged_table``. Returns the number of to-dos written.
     """
     rows = plan.rows
-    if rows.empty:
-        return 0
     columns = list(rows.columns)
     updates = [c for c in columns if c not in ("todo_id", "created_at")]
-    if staged is None:
+    if len(rows) and staged is None:
         frames_io.upsert(conn, "todos", rows, ["todo_id"], updates)
-    else:
-        source = f'"{staged}"."{staged_table}"'
-        frames_io.upsert_from(conn, "todos", source, columns, ["todo_id"], updates)
-    now = rows["generated_at"].iloc[0]
+    elif len(rows):
+        frames_io.upsert_from(conn, "todos", f'"{staged}"."{staged_table}"', columns, ["todo_id"], updates)
+    now = rows["generated_at"].iloc[0] if len(rows) else _now()
     for record in plan.moved.to_dict("records"):
         before = _row(conn, record["todo_id"])
         after = {
@@ -271,21 +292,27 @@ def merge_generated(
     return apply_merge(conn, plan_merge(conn, generated, reconcile))
 
 
+STANDING = ("todo_id", "account_id", "kind", "product_id", "due", "active")  # and the state
+
+
 def _standing(rows: pd.DataFrame, existing: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame:
-    """Every to-do as ``apply_merge`` leaves the table: ``rows`` with their state (stored, moved, or a
-    new to-do's default), and any stored to-do that the plan does not write, as it was."""
+    """Every to-do as ``apply_merge`` leaves the table (``STANDING`` columns and the state): ``rows`` as
+    written, the stored to-dos the plan does not write (dormant ones) as they were; the state stored,
+    moved, or a new to-do's default."""
+    table = rows.reindex(columns=list(STANDING))
+    untouched = existing[~is_in(existing["todo_id"], rows["todo_id"])].reindex(columns=list(STANDING))
+    if len(untouched):
+        if pd.api.types.is_datetime64_any_dtype(table["due"]):  # text beside timestamps costs an object each
+            untouched["due"] = pd.to_datetime(untouched["due"], errors="coerce", format="ISO8601")
+        table = pd.concat([table, untouched], ignore_index=True)
     state = existing.drop_duplicates("todo_id").set_index("todo_id")[["status", "snoozed_until"]]
-    state = state.astype(object).reindex(rows["todo_id"])
+    state = state.astype(object).reindex(table["todo_id"])
     if len(moved):
         changes = moved.drop_duplicates("todo_id").set_index("todo_id")[["status", "snoozed_until"]]
         state.loc[changes.index, ["status", "snoozed_until"]] = changes.astype(object).to_numpy()  # None too
     state["status"] = state["status"].where(state["status"].notna(), "open")
     state["snoozed_until"] = state["snoozed_until"].where(state["snoozed_until"].notna(), None)
-    standing = rows.assign(status=state["status"].to_numpy(), snoozed_until=state["snoozed_until"].to_numpy())
-    untouched = existing[~is_in(existing["todo_id"], rows["todo_id"])]  # a reconcile that left some out
-    if untouched.empty:
-        return standing
-    return pd.concat([standing, untouched.reindex(columns=standing.columns)], ignore_index=True)
+    return table.assign(status=state["status"].to_numpy(), snoozed_until=state["snoozed_until"].to_numpy())
 
 
 def _state_moves(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
