@@ -229,6 +229,38 @@ async def test_owner_filter_cycles_and_is_remembered(store: Store) -> None:
         assert store.settings()["ui.todo_owner"] is None
 
 
+async def test_the_filter_line_says_loading_until_the_switched_book_is_read(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everyone's to-dos take seconds on a big book: the line must not claim the old book meanwhile."""
+    import threading
+
+    from tui.screens import todo as todo_module
+
+    release = threading.Event()
+    read = todo_module.load_todos
+
+    def held(*args, **kwargs):
+        release.wait(10)
+        return read(*args, **kwargs)
+
+    app = app_for(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        line = screen.query_one("#todo-filter")
+        assert str(line.render()).startswith("Showing everyone's to-dos")
+        monkeypatch.setattr(todo_module, "load_todos", held)
+        await pilot.press("o")
+        await pilot.pause()
+        assert str(line.render()) == "Loading Alice Chen's book · open only…"
+        assert ids(screen.list_for("rescue")) != ["t03"]  # still the previous lists
+        release.set()
+        await settle(app, pilot)
+        assert str(line.render()).startswith("Showing Alice Chen's book (o next owner")
+        assert ids(screen.list_for("rescue")) == ["t03"]
+
+
 async def test_pick_owner_by_typing_then_open_an_account(store: Store) -> None:
     app = app_for(store)
     opened: list[str] = []
