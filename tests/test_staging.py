@@ -287,6 +287,42 @@ def test_dormant_to_dos_are_not_rewritten_but_a_snooze_still_ends_and_one_genera
     )
 
 
+def test_a_dormant_to_do_another_recompute_made_active_meanwhile_is_planned_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between this recompute's plan and its write lock, another one generates d1 again (active, no
+    event): leaving d1 alone would keep a to-do active that this recompute did not generate."""
+    path = tmp_path / "q.db"
+    store = Store(path)
+    with store.writing() as conn:
+        conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A1', 'Acme', 'smb')")
+        add_dormant(conn)
+    as_of = pd.Timestamp("2026-11-01")
+    planned = todo_state.plan_merge
+
+    def plan_then_other_recompute(conn, todos, merge):
+        plan = planned(conn, todos, merge)
+        if not getattr(plan_then_other_recompute, "done", False):
+            plan_then_other_recompute.done = True
+            other = sqlite3.connect(path)
+            other.execute(
+                "UPDATE todos SET active = 1, title = 'Renewal, generated again' WHERE todo_id = 'd1'"
+            )
+            other.commit()
+            other.close()
+        return plan
+
+    monkeypatch.setattr(todo_state, "plan_merge", plan_then_other_recompute)
+    seen = []
+    store.write_results(
+        {}, generated_todo("t1"), lambda old, new: reconcile(old, new, as_of), lambda t: seen.append(t) or {}
+    )
+    d1 = store.todos("WHERE todo_id = 'd1'").iloc[0]
+    assert (d1.active, d1.title, d1.note) == (0, "Renewal, generated again", "kept note")
+    table = store.query(f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos")
+    pd.testing.assert_frame_equal(as_stored(seen[0]), as_stored(table))
+
+
 def as_stored(todos: pd.DataFrame) -> pd.DataFrame:
     """The derive columns as SQLite holds them: dates as ISO text, flags as 0/1."""
     out = todos.reindex(columns=list(DERIVE_TODO_COLUMNS)).sort_values("todo_id", ignore_index=True)

@@ -635,11 +635,11 @@ class Store:
                     changed[table] = stage.rows[table] if table in staged else len(frame)
                 if merging:
                     source = staging.SCHEMA if _TODO_STAGE in staged else None
-                    if todo_state.version(conn) != version:
+                    if todo_state.version(conn) != version or not todo_state.dormant_unchanged(conn, plan):
                         plan, source = todo_state.plan_merge(conn, todos, reconcile), None
                     changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
                 if derive is not None:
-                    if merging:  # the plan was checked against ``version`` under this lock
+                    if merging and plan.standing is not None:  # the plan was checked under this lock
                         merged = plan.standing.reindex(columns=list(DERIVE_TODO_COLUMNS))
                     else:
                         merged = frames_io.read_frame(

@@ -179,12 +179,15 @@ class MergePlan:
     """What a recompute writes to the to-dos: every merged row's generated fields, and the state moves.
 
     ``standing`` is every to-do as it stands once the plan is applied (the ``STANDING`` columns, status
-    and snooze), true for as long as ``version`` has not moved since the plan was made.
+    and snooze), true for as long as ``version`` has not moved and ``dormant_unchanged`` holds; None
+    when the plan does not write all of those columns (the table keeps its own values there).
+    ``dormant`` holds the ids of the to-dos the plan leaves alone (see ``plan_merge``).
     """
 
     rows: pd.DataFrame
     moved: pd.DataFrame
-    standing: pd.DataFrame
+    standing: pd.DataFrame | None
+    dormant: pd.Series
 
 
 def plan_merge(
@@ -207,7 +210,22 @@ def plan_merge(
     rows["created_at"] = now
     rows["updated_at"] = now
     moved = _state_moves(existing, merged)
-    return MergePlan(rows, moved, _standing(rows, existing, moved))
+    return MergePlan(rows, moved, _standing(rows, existing, moved), dormant)
+
+
+def dormant_unchanged(conn: sqlite3.Connection, plan: MergePlan) -> bool:
+    """Whether the to-dos ``plan`` leaves alone are all still inactive.
+
+    Another recompute that generated one of them again since the plan was made would have made it
+    active without logging an event, so ``version`` cannot tell; leaving it alone would keep it.
+    """
+    if plan.dormant.empty:
+        return True
+    still = conn.execute(
+        "SELECT count(*) FROM todos WHERE active = 0 AND todo_id IN (SELECT value FROM json_each(?))",
+        [json.dumps(plan.dormant.tolist())],
+    ).fetchone()[0]
+    return still == len(plan.dormant)
 
 
 _DORMANT_COLUMNS = ("todo_id", "account_id", "kind", "product_id", "due")  # what the manager's figures count
@@ -295,10 +313,12 @@ def merge_generated(
 STANDING = ("todo_id", "account_id", "kind", "product_id", "due", "active")  # and the state
 
 
-def _standing(rows: pd.DataFrame, existing: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame:
+def _standing(rows: pd.DataFrame, existing: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame | None:
     """Every to-do as ``apply_merge`` leaves the table (``STANDING`` columns and the state): ``rows`` as
     written, the stored to-dos the plan does not write (dormant ones) as they were; the state stored,
-    moved, or a new to-do's default."""
+    moved, or a new to-do's default. None if ``rows`` lack one of the columns."""
+    if not set(STANDING) <= set(rows.columns):
+        return None
     table = rows.reindex(columns=list(STANDING))
     untouched = existing[~is_in(existing["todo_id"], rows["todo_id"])].reindex(columns=list(STANDING))
     if len(untouched):
