@@ -7,10 +7,12 @@ On a big book two helper processes of ``core.store.bulk_read`` read the usage
 in two halves of accounts, on both cores while the recompute waits for them
 (each account's aggregates depend on its own rows only). The first helper then
 works out the trust figures while the recompute runs the analyses. Once an
-import's aggregates are kept (``core.store.read_cache``), one helper works out
-the trust figures alone (``trust_only``). The recompute does the same work
-in-process on a small book or when a helper fails, with the same functions, so
-every way gives the same tables (tests check).
+import's aggregates are kept (``core.store.read_cache``), the recompute has little
+to wait for and the second core would idle: one helper works out the analyses that
+read only the book (``book_affinity``), then the trust figures, from the kept parts
+(``affinity_then_trust``), while the recompute scores usage. The recompute does the
+same work in-process on a small book or when a helper fails, with the same
+functions, so every way gives the same tables (tests check).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from core import memory
 
 HELPER_TASK = "core.jobs:usage_then_trust"
 SECOND_HALF_TASK = "core.jobs:usage_aggregates"  # one part: the second half's aggregates
-TRUST_TASK = "core.jobs:trust_only"  # one part: the trust figures from kept parts
+KEPT_TASK = "core.jobs:affinity_then_trust"  # from kept parts: the book's affinity tables, then trust
 
 
 def aggregates_of(cube, as_of: pd.Timestamp, cutoff: pd.Timestamp | None) -> dict[str, pd.DataFrame]:
@@ -60,6 +62,21 @@ def combined(halves: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
 def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Per-account tables of account halves (in id order) one after another; an empty half adds nothing."""
     return pd.concat([frame for frame in frames if len(frame)] or frames[:1], ignore_index=True)
+
+
+def book_affinity(book, as_of: pd.Timestamp, settings: dict) -> dict[str, pd.DataFrame]:
+    """The analyses that read only the book: the association rules (all accounts, then per segment),
+    the time to attach each product, the usual next product and the time to a second product."""
+    from core import affinity
+
+    rules_all, rules_segment, _ = affinity.all_and_segment_rules(book, settings, as_of)
+    return {
+        "rules_all": rules_all,
+        "rules_segment": rules_segment,
+        "time_to_attach": affinity.time_to_attach(book, as_of),
+        "next_product": affinity.next_product(book, as_of),
+        "time_to_second": affinity.time_to_second_product(book, as_of),
+    }
 
 
 def _metric_rows(prefix: str, figures: dict) -> list[dict]:
@@ -153,43 +170,56 @@ def usage_then_trust(
     from core.store.bulk_read import shared_part
 
     yield _trust_part(
-        store_path, stamp, past, settings, shared_part(Path(book)) if book else None, past_usage
+        store_path,
+        stamp,
+        past,
+        settings,
+        _portfolio(store_path, shared_part(Path(book)) if book else None),
+        past_usage,
     )
 
 
-def trust_only(store_path: Path, as_of: str, cutoff: str, settings: dict, book: str, past: str) -> dict:
-    """Helper task: ``trust_metrics`` from a kept book and kept usage features at ``cutoff``
-    (``book`` and ``past`` are their folders, see ``core.store.read_cache``).
+def affinity_then_trust(
+    store_path: Path, as_of: str, cutoff: str, settings: dict, book: str, past: str
+) -> Iterator[dict]:
+    """Helper task in two parts: ``book_affinity``, then ``trust_metrics``, from a kept book and kept
+    usage features at ``cutoff`` (``book`` and ``past`` are their folders, see ``core.store.read_cache``).
 
-    Should the kept folders be gone (a newer import's recompute replaced them), the features
-    are worked out from the usage and the book read, as ``usage_then_trust`` does.
+    Should the kept folders be gone (a newer import's recompute replaced them), the book is read and
+    the features are worked out from the usage, as ``usage_then_trust`` does.
     """
     from core import scoring
     from core.store.bulk_read import mapped_if_there  # a kept part never appears later: no waiting
     from core.usage import LOOKBACK_MONTHS, month_index, month_label
 
     stamp, when = pd.Timestamp(as_of), pd.Timestamp(cutoff)
+    portfolio = _portfolio(store_path, mapped_if_there(Path(book)))
+    yield book_affinity(portfolio, stamp, settings)
     kept = mapped_if_there(Path(past))
     if kept is not None and "past_features" in kept:
         past_usage = kept["past_features"].to_pandas()
     else:
         months = (month_label(month_index(when) - LOOKBACK_MONTHS), month_label(month_index(when)))
         past_usage = scoring.usage_features(_cube(store_path, (None, None), months), when)
-    return _trust_part(store_path, stamp, when, settings, mapped_if_there(Path(book)), past_usage)
+    yield _trust_part(store_path, stamp, when, settings, portfolio, past_usage)
 
 
-def _trust_part(
-    store_path: Path, stamp: pd.Timestamp, past: pd.Timestamp, settings: dict, book: dict | None, past_usage
-) -> dict:
-    """The trust figures as a helper's part, on the ``book`` tables given (read when None)."""
+def _portfolio(store_path: Path, book: dict | None):
+    """The portfolio from a helper's or a kept part's ``book`` tables; read from the store when None."""
     from core.store.store import DATA_TABLES, helper_tables, portfolio_from_tables
 
     try:
-        portfolio = portfolio_from_tables(book) if book else None
+        if book:
+            return portfolio_from_tables(book)
     except KeyError:  # a kept book that lost files while a newer one replaced it
-        portfolio = None
-    if portfolio is None:
-        portfolio = portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
+        pass
+    return portfolio_from_tables(helper_tables(store_path, list(DATA_TABLES)))
+
+
+def _trust_part(
+    store_path: Path, stamp: pd.Timestamp, past: pd.Timestamp, settings: dict, portfolio, past_usage
+) -> dict:
+    """The trust figures as a helper's part, on the ``portfolio`` given."""
     risk = risk_rows(portfolio, past_usage, stamp, past, settings)
     memory.return_free_memory()  # the backtest's peak is this helper's; it need not sit on the risk step's leftovers
     return {

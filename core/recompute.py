@@ -80,10 +80,10 @@ STEPS = [
     "attach",
     "sequencing",
     "usage features",
-    "roles",
     "readiness",
-    "suggestions",
     "risk",
+    "roles",
+    "suggestions",
     "expansion",
     "quadrants",
     "to-dos",
@@ -116,7 +116,6 @@ def compute_all(
         return frame if stage is None else stage.release(name, frame)
 
     from core import affinity, pricing, scoring
-    from core.affinity import readiness as ready
 
     settings = store.settings()
     stamp = pd.Timestamp(as_of)
@@ -127,21 +126,22 @@ def compute_all(
             threading.Thread(target=_import_statsmodels, name="warm-imports", daemon=True).start()
         book, cube = steps.run("load", inputs.book)
 
-        rules_all, rules_seg, owned = steps.run(
-            "rules", affinity.all_and_segment_rules, book, settings, stamp
-        )
-        attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings, owned)
-        del owned
-        seq = steps.run("sequencing", affinity.time_to_attach, book, stamp)
-        next_product = affinity.next_product(book, stamp)
-        second = affinity.time_to_second_product(book, stamp)
+        def usage_scores() -> _UsageScores:
+            nonlocal cube
+            usage = steps.run("usage features", inputs.usage, cube)
+            cube = None  # the largest frame of the run: gone before the analyses build theirs
+            return _usage_scores(steps, usage, book, stamp, settings)
 
-        usage = steps.run("usage features", inputs.usage, cube)
-        del cube  # the largest frame of the run: gone before the analyses build theirs
-        monthly, product_monthly = usage["monthly"], usage["product_monthly"]
-        account_feats = scoring.account_features(usage["features"], book, stamp)
-        past_usage = usage.get("past_features")
-        del usage  # per product; only the account roll-ups are read from here on
+        if inputs.affinity_beside:  # a helper works out the book's affinity meanwhile: score usage first
+            scored = usage_scores()
+            rules_all, rules_seg, attach, seq, next_product, second = _book_affinity(
+                steps, inputs, book, stamp, settings
+            )
+        else:  # rules first: the helpers are still reading the usage
+            rules_all, rules_seg, attach, seq, next_product, second = _book_affinity(
+                steps, inputs, book, stamp, settings
+            )
+            scored = usage_scores()
         roles = steps.run(
             "roles",
             affinity.product_roles,
@@ -149,12 +149,13 @@ def compute_all(
             attach,
             stamp,
             settings,
-            product_monthly,
+            scored.product_monthly,
             store.role_overrides(),
         )
-        magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
-        flags = ready.readiness_flags(book, monthly, magic, stamp)
-        del monthly
+        magic, flags, account_feats = scored.magic, scored.flags, scored.account_feats
+        risk, risk_parts = scored.risk, scored.risk_parts
+        past_usage = scored.past_usage
+        del scored
         suggestions = steps.run(
             "suggestions",
             affinity.suggest,
@@ -172,7 +173,6 @@ def compute_all(
         final("suggestions", suggestions)
         rules = release("rules", final("rules", pd.concat([rules_all, rules_seg], ignore_index=True)))
         del rules_all, rules_seg
-        risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
         expansion, expansion_parts = steps.run(
             "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
         )
@@ -205,6 +205,64 @@ def compute_all(
 
         results["model_metrics"] = steps.run("trust", inputs.trust, book, past_usage)
     return results, todos, ManagerFigures(steps, book, scores, roles, attach, stamp, settings)
+
+
+@dataclass
+class _UsageScores:
+    """What the usage gives the analyses: aggregates, account features, readiness and risk."""
+
+    product_monthly: pd.DataFrame
+    account_feats: pd.DataFrame
+    past_usage: pd.DataFrame | None
+    magic: pd.DataFrame
+    flags: pd.DataFrame
+    risk: pd.DataFrame
+    risk_parts: pd.DataFrame
+
+
+def _usage_scores(steps: _Steps, usage: dict, book, stamp: pd.Timestamp, settings: dict) -> _UsageScores:
+    """The steps that read the usage aggregates (``jobs.aggregates_of``) and the book, and none of
+    the affinity tables."""
+    from core import scoring
+    from core.affinity import readiness as ready
+
+    monthly = usage["monthly"]
+    account_feats = scoring.account_features(usage["features"], book, stamp)
+    magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
+    flags = ready.readiness_flags(book, monthly, magic, stamp)
+    risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
+    return _UsageScores(
+        usage["product_monthly"], account_feats, usage.get("past_features"), magic, flags, risk, risk_parts
+    )
+
+
+def _book_affinity(steps: _Steps, inputs: Inputs, book, stamp: pd.Timestamp, settings: dict) -> tuple:
+    """Rules (all accounts, per segment), attach rates, time to attach, next product, time to second.
+
+    Taken from the helper that works them out from a kept book (``jobs.book_affinity``), else
+    worked out here, step by step.
+    """
+    from core import affinity
+
+    if inputs.affinity_beside:
+        done = steps.run("rules", inputs.affinity, book)
+        attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings)
+        seq = steps.run("sequencing", done.get, "time_to_attach")
+        return (
+            done["rules_all"],
+            done["rules_segment"],
+            attach,
+            seq,
+            done["next_product"],
+            done["time_to_second"],
+        )
+    rules_all, rules_seg, owned = steps.run("rules", affinity.all_and_segment_rules, book, settings, stamp)
+    attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings, owned)
+    del owned
+    seq = steps.run("sequencing", affinity.time_to_attach, book, stamp)
+    next_product = affinity.next_product(book, stamp)
+    second = affinity.time_to_second_product(book, stamp)
+    return rules_all, rules_seg, attach, seq, next_product, second
 
 
 class ManagerFigures:

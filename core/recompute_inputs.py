@@ -5,7 +5,8 @@ processes do (``core.store.bulk_read``, ``core.jobs``): one reads the book, two 
 in halves of accounts, and the first of those then works out the trust figures. What
 they hand over is kept (``core.store.read_cache``), and the next recompute on the same
 import maps the book and the usage aggregates instead of reading them again: only the
-trust figures, which depend on the day, are worked out again. A helper or a kept part
+trust figures, which depend on the day, are worked out again, after the analyses that read
+only the book (so that they run on the second core meanwhile). A helper or a kept part
 that fails is replaced by the same work in this process, so every way gives the same
 tables (tests check).
 """
@@ -46,7 +47,7 @@ class Inputs:
         self.past_name = f"past-{past}"
         self.book_reader = self.job = self.second_half = None
         self.kept: dict | None = None
-        self.trust_only = False  # the one helper works out the trust figures from kept parts
+        self.from_kept = False  # the one helper works from kept parts: book affinity, then trust
         self.big = store.is_big()
         if not self.big:
             return
@@ -57,8 +58,8 @@ class Inputs:
         if self.kept is not None:
             self.keeping = None  # nothing new to keep
             book, past = str(self.kept["book"]), str(self.kept[self.past_name])
-            self.job = helpers.start(jobs.TRUST_TASK, **common, book=book, past=past)
-            self.trust_only = True
+            self.job = helpers.start(jobs.KEPT_TASK, **common, book=book, past=past)
+            self.from_kept = self.job is not None
             return
         self.book_reader = helpers.start(HELPER_TABLES, tables=list(DATA_TABLES))
         split = store.middle_account()
@@ -92,7 +93,7 @@ class Inputs:
             with contextlib.suppress(*_GONE):
                 halves = [bulk_read.mapped(self.kept[name]) for name in self.usage_names]
                 return jobs.combined([{n: t.to_pandas() for n, t in half.items()} for half in halves])
-        elif self.job is not None and not self.trust_only:
+        elif self.job is not None and not self.from_kept:
             helpers = [(self.job, False), *([(self.second_half, True)] if self.second_half else [])]
             halves = [
                 _frames(helper, 0, last, self._keep(name))
@@ -104,13 +105,23 @@ class Inputs:
             cube = self.store.usage_cube(helpers=False)
         return jobs.aggregates_of(cube, self.stamp, self.cutoff)
 
+    @property
+    def affinity_beside(self) -> bool:
+        """Whether a helper works out ``jobs.book_affinity`` while this process scores usage."""
+        return self.from_kept
+
+    def affinity(self, book: Portfolio) -> dict[str, pd.DataFrame]:
+        """``jobs.book_affinity``: from the helper when it works on it, else worked out here."""
+        done = _frames(self.job, 0, last=False) if self.from_kept else None
+        return done if done is not None else jobs.book_affinity(book, self.stamp, self.settings)
+
     def trust(self, book: Portfolio, past_usage: pd.DataFrame | None) -> pd.DataFrame:
         """The trust figures, from the helper when one ran, else worked out here."""
         from core import scoring
 
         done = None
-        if self.trust_only:
-            done = _frames(self.job, 0, last=True)
+        if self.from_kept:
+            done = _frames(self.job, 1, last=True)
         elif self.job is not None and _frames(self.job, 1, last=False, seen=self._keep(self.past_name)):
             done = _frames(self.job, 2, last=True)
         if done is not None:

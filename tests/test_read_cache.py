@@ -69,7 +69,7 @@ def test_the_next_recompute_maps_the_kept_parts_and_saves_the_same(big) -> None:
 
     tasks.clear()
     recompute(store, AS_OF)
-    assert tasks == [jobs.TRUST_TASK]  # no book helper, no usage halves: only the day's trust figures
+    assert tasks == [jobs.KEPT_TASK]  # no book helper, no usage halves: book affinity and the day's trust
     again = results(store)
 
     shutil.rmtree(read_cache.root(store.path))  # the same recompute, reading everything once more
@@ -178,13 +178,14 @@ def test_the_key_names_the_import_the_schema_and_the_format(monkeypatch) -> None
     assert one != read_cache.key((7, "2026-12-05T10:00:00+00:00"))
 
 
-def test_the_trust_helper_works_from_the_store_when_kept_parts_went(
+def test_the_kept_parts_helper_works_from_the_store_when_kept_parts_went(
     tmp_path: Path, demo_store_file: Path
 ) -> None:
     """A kept part deleted under the helper never appears again: the helper must not wait for it."""
     import threading
 
     from core import jobs, settings
+    from core.store import Store
 
     path = tmp_path / "q.db"
     shutil.copy(demo_store_file, path)
@@ -192,14 +193,18 @@ def test_the_trust_helper_works_from_the_store_when_kept_parts_went(
     key.mkdir()  # the kept folder is still there; its parts are not
     args = (path, "2026-11-01", "2026-05-01", settings.resolve())
     expected = list(jobs.usage_then_trust(*args))[2]["model_metrics"]
-    got = {}
+    got = []
     worker = threading.Thread(
-        target=lambda: got.update(
-            jobs.trust_only(*args, book=str(key / "book"), past=str(key / "past-2026-05"))
+        target=lambda: got.extend(
+            jobs.affinity_then_trust(*args, book=str(key / "book"), past=str(key / "past-2026-05"))
         ),
         daemon=True,  # should it hang, the test fails instead of the whole run waiting
     )
     worker.start()
     worker.join(timeout=120)
-    assert not worker.is_alive(), "trust_only waited for a kept part that will never appear"
-    pd.testing.assert_frame_equal(got["model_metrics"], expected)
+    assert not worker.is_alive(), "the helper waited for a kept part that will never appear"
+    affinity, trust = got
+    pd.testing.assert_frame_equal(trust["model_metrics"], expected)
+    book = Store(path).portfolio()
+    for name, frame in jobs.book_affinity(book, pd.Timestamp("2026-11-01"), settings.resolve()).items():
+        pd.testing.assert_frame_equal(affinity[name], frame, obj=name)

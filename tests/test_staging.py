@@ -444,8 +444,12 @@ RESULT_TABLES = (
     "pricing",
     "readiness",
     "product_roles",
+    "time_to_attach",
+    "next_product",
+    "time_to_second",
     "model_metrics",
     "portfolio",
+    "owner_book",
 )
 
 
