@@ -43,6 +43,7 @@ from bench.common import (
     seconds_text,
     table,
 )
+from core.store import read_cache  # noqa: E402
 
 SEED = 7
 PRODUCTS = 40
@@ -323,6 +324,7 @@ def measure(accounts: int, seed: int = SEED, fresh: bool = False, log=None) -> S
     sampled = _phase("memory", "--db", copy)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(read_cache.root(copy), ignore_errors=True)  # what that recompute kept for its copy
     if not sampled.ok:
         figures.errors.append(f"recompute for its memory failed: {sampled.failure()}")
 

@@ -81,9 +81,9 @@ STEPS = [
     "sequencing",
     "usage features",
     "readiness",
-    "risk",
     "roles",
     "suggestions",
+    "risk",
     "expansion",
     "quadrants",
     "to-dos",
@@ -153,7 +153,6 @@ def compute_all(
             store.role_overrides(),
         )
         magic, flags, account_feats = scored.magic, scored.flags, scored.account_feats
-        risk, risk_parts = scored.risk, scored.risk_parts
         past_usage = scored.past_usage
         del scored
         suggestions = steps.run(
@@ -173,6 +172,7 @@ def compute_all(
         final("suggestions", suggestions)
         rules = release("rules", final("rules", pd.concat([rules_all, rules_seg], ignore_index=True)))
         del rules_all, rules_seg
+        risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
         expansion, expansion_parts = steps.run(
             "expansion", scoring.expansion_scores, book, account_feats, suggestions, flags, stamp, settings
         )
@@ -209,20 +209,19 @@ def compute_all(
 
 @dataclass
 class _UsageScores:
-    """What the usage gives the analyses: aggregates, account features, readiness and risk."""
+    """What the usage gives the analyses: aggregates, account features and readiness."""
 
     product_monthly: pd.DataFrame
     account_feats: pd.DataFrame
     past_usage: pd.DataFrame | None
     magic: pd.DataFrame
     flags: pd.DataFrame
-    risk: pd.DataFrame
-    risk_parts: pd.DataFrame
 
 
 def _usage_scores(steps: _Steps, usage: dict, book, stamp: pd.Timestamp, settings: dict) -> _UsageScores:
     """The steps that read the usage aggregates (``jobs.aggregates_of``) and the book, and none of
-    the affinity tables."""
+    the affinity tables. (Risk reads only these too, but it runs late: its components held from
+    here on raised the peak memory of a first recompute by 80 MB.)"""
     from core import scoring
     from core.affinity import readiness as ready
 
@@ -230,10 +229,7 @@ def _usage_scores(steps: _Steps, usage: dict, book, stamp: pd.Timestamp, setting
     account_feats = scoring.account_features(usage["features"], book, stamp)
     magic = steps.run("readiness", ready.magic_numbers, book, monthly, stamp, settings)
     flags = ready.readiness_flags(book, monthly, magic, stamp)
-    risk, risk_parts = steps.run("risk", scoring.risk_scores, book, account_feats, stamp, settings)
-    return _UsageScores(
-        usage["product_monthly"], account_feats, usage.get("past_features"), magic, flags, risk, risk_parts
-    )
+    return _UsageScores(usage["product_monthly"], account_feats, usage.get("past_features"), magic, flags)
 
 
 def _book_affinity(steps: _Steps, inputs: Inputs, book, stamp: pd.Timestamp, settings: dict) -> tuple:
