@@ -159,6 +159,32 @@ def generated_todo(todo_id: str = "t1") -> pd.DataFrame:
     )
 
 
+def after_the_first_plan(monkeypatch: pytest.MonkeyPatch, act) -> None:
+    """Run ``act()`` once, right after a recompute plans its to-do merge and before its write lock."""
+    planned = todo_state.plan_merge
+    acted = []
+
+    def plan_then_act(conn, todos, merge):
+        plan = planned(conn, todos, merge)
+        if not acted:
+            acted.append(True)
+            act()
+        return plan
+
+    monkeypatch.setattr(todo_state, "plan_merge", plan_then_act)
+
+
+def snooze_elsewhere(path: Path, todo_id: str, until: str):
+    """The app's screen, another connection, snoozing a to-do."""
+
+    def act() -> None:
+        other = Store(path)
+        other.change_todo(todo_id, "snooze", until=until)
+        other.close()
+
+    return act
+
+
 def test_a_change_committed_while_the_merge_was_planned_is_kept(tmp_path: Path, monkeypatch) -> None:
     """A snooze that expired would reopen the to-do; the user snoozes it again meanwhile: the new snooze wins."""
     path = tmp_path / "q.db"
@@ -166,18 +192,7 @@ def test_a_change_committed_while_the_merge_was_planned_is_kept(tmp_path: Path, 
     add_todo(store, "t1")
     store.change_todo("t1", "snooze", until="2026-01-01")
     as_of = pd.Timestamp("2026-11-01")
-    planned = todo_state.plan_merge
-
-    def plan_then_user_acts(conn, generated, merge):
-        plan = planned(conn, generated, merge)
-        if not getattr(plan_then_user_acts, "acted", False):
-            plan_then_user_acts.acted = True
-            other = Store(path)  # another connection: the app's screen
-            other.change_todo("t1", "snooze", until="2027-03-01")
-            other.close()
-        return plan
-
-    monkeypatch.setattr(todo_state, "plan_merge", plan_then_user_acts)
+    after_the_first_plan(monkeypatch, snooze_elsewhere(path, "t1", "2027-03-01"))
     store.write_results({}, generated_todo(), lambda old, new: reconcile(old, new, as_of))
     row = store.todos().iloc[0]
     assert (row.status, row.snoozed_until) == ("snoozed", "2027-03-01")
@@ -298,21 +313,14 @@ def test_a_dormant_to_do_another_recompute_made_active_meanwhile_is_planned_agai
         conn.execute("INSERT INTO accounts (account_id, name, segment) VALUES ('A1', 'Acme', 'smb')")
         add_dormant(conn)
     as_of = pd.Timestamp("2026-11-01")
-    planned = todo_state.plan_merge
 
-    def plan_then_other_recompute(conn, todos, merge):
-        plan = planned(conn, todos, merge)
-        if not getattr(plan_then_other_recompute, "done", False):
-            plan_then_other_recompute.done = True
-            other = sqlite3.connect(path)
-            other.execute(
-                "UPDATE todos SET active = 1, title = 'Renewal, generated again' WHERE todo_id = 'd1'"
-            )
-            other.commit()
-            other.close()
-        return plan
+    def other_recompute_generates_d1() -> None:
+        other = sqlite3.connect(path)
+        other.execute("UPDATE todos SET active = 1, title = 'Renewal, generated again' WHERE todo_id = 'd1'")
+        other.commit()
+        other.close()
 
-    monkeypatch.setattr(todo_state, "plan_merge", plan_then_other_recompute)
+    after_the_first_plan(monkeypatch, other_recompute_generates_d1)
     seen = []
     store.write_results(
         {}, generated_todo("t1"), lambda old, new: reconcile(old, new, as_of), lambda t: seen.append(t) or {}
@@ -364,18 +372,8 @@ def test_the_manager_figures_count_the_to_dos_as_the_merge_left_them(
         ]
     )
     as_of = pd.Timestamp("2026-11-01")
-    planned = todo_state.plan_merge
-
-    def plan_then_user_acts(conn, todos, merge):
-        plan = planned(conn, todos, merge)
-        if user_acts and not getattr(plan_then_user_acts, "acted", False):
-            plan_then_user_acts.acted = True
-            other = Store(path)
-            other.change_todo("t3", "snooze", until="2027-03-01")
-            other.close()
-        return plan
-
-    monkeypatch.setattr(todo_state, "plan_merge", plan_then_user_acts)
+    if user_acts:
+        after_the_first_plan(monkeypatch, snooze_elsewhere(path, "t3", "2027-03-01"))
     seen = []
 
     def derive(todos: pd.DataFrame) -> dict[str, pd.DataFrame]:
