@@ -253,12 +253,66 @@ async def test_the_filter_line_says_loading_until_the_switched_book_is_read(
         monkeypatch.setattr(todo_module, "load_todos", held)
         await pilot.press("o")
         await pilot.pause()
+        assert str(line.render()).startswith("Showing everyone's to-dos")  # no flash for a quick read
+        await pilot.pause(todo_module.LOADING_DELAY + 0.1)
         assert str(line.render()) == "Loading Alice Chen's book · open only…"
         assert ids(screen.list_for("rescue")) != ["t03"]  # still the previous lists
         release.set()
         await settle(app, pilot)
         assert str(line.render()).startswith("Showing Alice Chen's book (o next owner")
         assert ids(screen.list_for("rescue")) == ["t03"]
+
+
+async def test_a_failed_read_says_so_and_the_line_names_the_book_still_shown(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.screens import todo as todo_module
+
+    def broken(*args, **kwargs):
+        raise OSError("disk I/O error")
+
+    app = app_for(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        before = ids(screen.list_for("rescue"))
+        monkeypatch.setattr(todo_module, "load_todos", broken)
+        await pilot.press("o")
+        await settle(app, pilot)
+        await pilot.pause(todo_module.LOADING_DELAY + 0.1)  # the loading line's timer is stopped too
+        assert str(screen.query_one("#todo-filter").render()).startswith("Showing everyone's to-dos")
+        assert ids(screen.list_for("rescue")) == before
+        assert any("disk I/O error" in str(n.message) for n in app._notifications)
+
+
+async def test_a_slow_read_that_a_newer_one_replaced_is_dropped(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """o twice: Alice's book is read slowly, Bob's at once; Alice's, arriving last, must not win."""
+    import threading
+
+    from tui.screens import todo as todo_module
+
+    release = threading.Event()
+    read = todo_module.load_todos
+
+    def alice_slowly(store_, owner, show_hidden):
+        if owner == "Alice Chen":
+            release.wait(10)
+        return read(store_, owner, show_hidden)
+
+    app = app_for(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        monkeypatch.setattr(todo_module, "load_todos", alice_slowly)
+        await pilot.press("o", "o")
+        await pilot.pause(0.3)
+        screen = screen_of(app)
+        assert screen.owner == "Bob Martin"
+        release.set()
+        await settle(app, pilot)
+        assert screen.owner == "Bob Martin"
+        assert "Bob Martin's book" in str(screen.query_one("#todo-filter").render())
 
 
 async def test_pick_owner_by_typing_then_open_an_account(store: Store) -> None:

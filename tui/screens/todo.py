@@ -18,7 +18,9 @@ from textual.containers import Grid
 from textual.events import DescendantFocus
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from core.frames import QUADRANTS
 from tui.dialogs.note import NoteDialog
@@ -42,6 +44,7 @@ QUADRANT_LABELS = {
 GRID = ("fix-and-expand", "rescue", "expand", "nurture")
 """Reading order of the 2x2 grid: high risk on top, high expansion on the left."""
 OWNER_SETTING = "ui.todo_owner"
+LOADING_DELAY = 0.25  # seconds a re-read may take before the filter line says it is loading
 
 TODO_SQL = """
 SELECT t.todo_id, t.account_id, COALESCE(a.name, ''), COALESCE(a.owner, ''), COALESCE(t.kind, ''),
@@ -163,6 +166,7 @@ class TodoScreen(Screen):
         """To-do ids changed on this screen, most recent last: what u undoes."""
         self._active = GRID[0]
         self._owner_known = False
+        self._loading_line: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -197,11 +201,22 @@ class TodoScreen(Screen):
         """Re-read the to-dos in a thread worker, keeping the highlighted to-do of each list.
 
         The filter line says what is being read until it arrives: everyone's to-dos at 100,000
-        accounts take about 2 s, and the lists meanwhile still show the previous selection.
+        accounts take about 2 s, and the lists meanwhile still show the previous selection. Once
+        lists are shown, it says so only after ``LOADING_DELAY``: an owner's book, read in
+        milliseconds, would make it flash.
         """
         keep = {q: (self.list_for(q).highlighted_row or _NO_ROW).todo_id for q in GRID}
-        self._show_filter(loading=True)
+        self._stop_loading_line()
+        if self.data is None:
+            self._show_filter(loading=True)
+        else:
+            self._loading_line = self.set_timer(LOADING_DELAY, lambda: self._show_filter(loading=True))
         self._load(None if not self._owner_known else self.owner, self.show_hidden, keep)
+
+    def _stop_loading_line(self) -> None:
+        if self._loading_line is not None:
+            self._loading_line.stop()
+            self._loading_line = None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="todo-load")
     def _load(self, owner: str | None, show_hidden: bool, keep: dict[str, str]) -> None:
@@ -209,13 +224,19 @@ class TodoScreen(Screen):
             data = load_todos(self.app.store, owner, show_hidden)
         except Exception as error:  # shown on screen; the lists keep what they had
             data = TodoData({}, [], owner or "", {}, 15, "USD", 0, failed=f"{type(error).__name__}: {error}")
+        if get_current_worker().is_cancelled:  # a newer read replaced this one: its book is not wanted
+            return
         data.keep = keep
         self.post_message(self.Loaded(data))
 
     def on_todo_screen_loaded(self, message: Loaded) -> None:
         data = message.data
+        self._stop_loading_line()
         if data.failed:
             self.notify(f"Could not read the to-dos: {data.failed}", severity="error", timeout=10)
+            if self.data is not None:  # the lists still show that book
+                self.owner = self.data.owner
+            self._show_filter()
             return
         self.data = data
         self.owner = data.owner
