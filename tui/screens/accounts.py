@@ -17,6 +17,7 @@ from tui.account_book import BY_KEY, COLUMNS, AccountBook, BookQuery, fit_column
 from tui.messages import RecomputeFinished
 from tui.widgets.app_header import AppHeader
 from tui.widgets.book_table import BookTable, TableColumn
+from tui.worker_results import post_if_current
 
 SORT_ORDER = [c.key for c in COLUMNS]
 NUMERIC = {"arr_text", "products_text", "risk_text", "expansion_text"}
@@ -78,9 +79,9 @@ class AccountsScreen(Screen):
             book = AccountBook(table, store_holders(store))
             book.sorted(self.query_state.sort, self.query_state.descending)
         except Exception as error:  # shown in the status line; the previous list stays
-            self.post_message(self.BookLoaded(None, f"{type(error).__name__}: {error}"))
+            post_if_current(self, self.BookLoaded(None, f"{type(error).__name__}: {error}"))
             return
-        self.post_message(self.BookLoaded(book))
+        post_if_current(self, self.BookLoaded(book))
 
     def on_accounts_screen_book_loaded(self, message: BookLoaded) -> None:
         if message.book is None:

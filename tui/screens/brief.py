@@ -21,6 +21,7 @@ from tui.brief_render import SECTIONS, kpi_values, products_table, title
 from tui.messages import RecomputeFinished
 from tui.widgets.app_header import AppHeader
 from tui.widgets.kpi import KpiTile
+from tui.worker_results import post_if_current
 
 NARROW = 110
 TITLE_NAME_LIMIT = 120  # characters: a longer name would push the figures below the title off the screen
@@ -78,9 +79,9 @@ class BriefScreen(Screen):
         try:
             brief = load_brief(app.store, self.account_id, app.as_of)
         except Exception as error:  # an unknown id or a store error: said on screen
-            self.post_message(self.Loaded(None, str(error)))
+            post_if_current(self, self.Loaded(None, str(error)))
             return
-        self.post_message(self.Loaded(brief))
+        post_if_current(self, self.Loaded(brief))
 
     async def on_brief_screen_loaded(self, message: Loaded) -> None:
         self.brief, self.error = message.brief, message.error

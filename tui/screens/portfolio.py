@@ -27,6 +27,7 @@ from tui.widgets.attach_heatmap import AttachHeatmap
 from tui.widgets.metric_tile import MetricTile
 from tui.widgets.segment_tabs import SegmentTabs
 from tui.widgets.user_text import user_text
+from tui.worker_results import post_if_current
 
 NOT_COMPUTED = "not computed yet — press r to recompute"
 TILES = (
@@ -336,9 +337,9 @@ class PortfolioScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="portfolio-load")
     def reload(self) -> None:
         try:
-            self.post_message(self.Loaded(load_portfolio(self.app.store)))
+            post_if_current(self, self.Loaded(load_portfolio(self.app.store)))
         except Exception as error:
-            self.post_message(self.Loaded(None, f"{type(error).__name__}: {error}"))
+            post_if_current(self, self.Loaded(None, f"{type(error).__name__}: {error}"))
 
     def on_portfolio_screen_loaded(self, message: Loaded) -> None:
         if message.data is None:

@@ -26,6 +26,7 @@ from tui.widgets.app_header import AppHeader
 from tui.widgets.book_table import BookTable, TableColumn
 from tui.widgets.segment_tabs import SegmentTabs
 from tui.widgets.user_text import clean
+from tui.worker_results import post_if_current
 
 THRESHOLDS = {
     "support": ("rules.min_support", 0.0, 1.0),
@@ -209,9 +210,9 @@ class RulesScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-load")
     def reload(self) -> None:
         try:
-            self.post_message(self.Loaded(load_rules(self.app.store)))
+            post_if_current(self, self.Loaded(load_rules(self.app.store)))
         except Exception as error:
-            self.post_message(self.Loaded(None, f"{type(error).__name__}: {error}"))
+            post_if_current(self, self.Loaded(None, f"{type(error).__name__}: {error}"))
 
     def on_rules_screen_loaded(self, message: Loaded) -> None:
         if message.data is None:

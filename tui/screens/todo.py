@@ -20,7 +20,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
 from core.frames import QUADRANTS
 from tui.dialogs.note import NoteDialog
@@ -34,6 +33,7 @@ from tui.widgets.todo_detail import TodoDetail
 from tui.widgets.todo_list import TodoList
 from tui.widgets.todo_row import OUTCOME_KINDS, TodoRow
 from tui.widgets.user_text import clean
+from tui.worker_results import post_if_current
 
 QUADRANT_LABELS = {
     "fix-and-expand": "Fix & expand",
@@ -224,10 +224,8 @@ class TodoScreen(Screen):
             data = load_todos(self.app.store, owner, show_hidden)
         except Exception as error:  # shown on screen; the lists keep what they had
             data = TodoData({}, [], owner or "", {}, 15, "USD", 0, failed=f"{type(error).__name__}: {error}")
-        if get_current_worker().is_cancelled:  # a newer read replaced this one: its book is not wanted
-            return
         data.keep = keep
-        self.post_message(self.Loaded(data))
+        post_if_current(self, self.Loaded(data))
 
     def on_todo_screen_loaded(self, message: Loaded) -> None:
         data = message.data
