@@ -132,7 +132,7 @@ def compute_all(
             cube = None  # the largest frame of the run: gone before the analyses build theirs
             return _usage_scores(steps, usage, book, stamp, settings)
 
-        if inputs.affinity_beside:  # a helper works out the book's affinity meanwhile: score usage first
+        if inputs.from_kept:  # a helper works out the book's affinity meanwhile: score usage first
             scored = usage_scores()
             rules_all, rules_seg, attach, seq, next_product, second = _book_affinity(
                 steps, inputs, book, stamp, settings
@@ -240,7 +240,7 @@ def _book_affinity(steps: _Steps, inputs: Inputs, book, stamp: pd.Timestamp, set
     """
     from core import affinity
 
-    if inputs.affinity_beside:
+    if inputs.from_kept:  # see ``jobs.book_affinity``
         done = steps.run("rules", inputs.affinity, book)
         attach = steps.run("attach", affinity.attach_matrix, book, stamp, settings)
         seq = steps.run("sequencing", done.get, "time_to_attach")

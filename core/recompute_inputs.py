@@ -105,11 +105,6 @@ class Inputs:
             cube = self.store.usage_cube(helpers=False)
         return jobs.aggregates_of(cube, self.stamp, self.cutoff)
 
-    @property
-    def affinity_beside(self) -> bool:
-        """Whether a helper works out ``jobs.book_affinity`` while this process scores usage."""
-        return self.from_kept
-
     def affinity(self, book: Portfolio) -> dict[str, pd.DataFrame]:
         """``jobs.book_affinity``: from the helper when it works on it, else worked out here."""
         done = _frames(self.job, 0, last=False) if self.from_kept else None

@@ -26,7 +26,7 @@ from platformdirs import user_data_dir
 from core import memory
 from core.frames import COLUMNS, Portfolio
 from core.settings import resolve, validate
-from core.store import frames_io, workdirs
+from core.store import frames_io, todo_state, workdirs
 from core.store.connection import check_file, check_identity, connect, migrate, write_lock
 from core.store.errors import DataChanged, StoreError, translate
 from core.usage import METRICS, UsageCube
@@ -48,7 +48,7 @@ USAGE_CUBE_SQL = f"SELECT account_id, product_id, {_MONTH} AS month, {', '.join(
 BULK_FROM_ACCOUNTS = (
     20_000  # measured: at 10,000 accounts in-process is 0.6 s faster, at 100,000 helpers save ~10 s
 )
-DERIVE_TODO_COLUMNS = ("todo_id", "account_id", "kind", "status", "due", "snoozed_until", "active")
+DERIVE_TODO_COLUMNS = todo_state.STANDING  # what the manager's figures count of each to-do
 _TODO_STAGE = "merged_todos"  # the scratch table of a recompute's to-do rows
 ANY_VERSION = object()  # write_results without a data-version check
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default WAL size that triggers a checkpoint at commit
@@ -606,7 +606,7 @@ class Store:
         ``data_version()`` said before the results were worked out, None included), nothing is
         written and ``DataChanged`` is raised when an import has committed since.
         """
-        from core.store import staging, todo_state
+        from core.store import staging
 
         changed: dict[str, int] = {}
         merging = todos is not None and reconcile is not None
@@ -640,7 +640,7 @@ class Store:
                     changed["todos"] = todo_state.apply_merge(conn, plan, source, _TODO_STAGE)
                 if derive is not None:
                     if merging and plan.standing is not None:  # the plan was checked under this lock
-                        merged = plan.standing.reindex(columns=list(DERIVE_TODO_COLUMNS))
+                        merged = plan.standing
                     else:
                         merged = frames_io.read_frame(
                             conn, f"SELECT {', '.join(DERIVE_TODO_COLUMNS)} FROM todos"
@@ -678,15 +678,11 @@ class Store:
         source: str = "cli",
     ) -> dict:
         """Apply a user's action to a to-do and log it; returns the to-do after the change."""
-        from core.store import todo_state
-
         with self.writing() as conn:
             return todo_state.change(conn, todo_id, action, until, note, outcome, source)
 
     def undo_todo(self, todo_id: str, source: str = "tui") -> dict:
         """Revert the to-do's last user change (itself logged as an event)."""
-        from core.store import todo_state
-
         with self.writing() as conn:
             return todo_state.undo(conn, todo_id, source)
 

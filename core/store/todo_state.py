@@ -178,9 +178,9 @@ def version(conn: sqlite3.Connection) -> tuple[int, int]:
 class MergePlan:
     """What a recompute writes to the to-dos: every merged row's generated fields, and the state moves.
 
-    ``standing`` is every to-do as it stands once the plan is applied (the ``STANDING`` columns, status
-    and snooze), true for as long as ``version`` has not moved and ``dormant_unchanged`` holds; None
-    when the plan does not write all of those columns (the table keeps its own values there).
+    ``standing`` is every to-do as it stands once the plan is applied (its ``STANDING`` columns), true
+    for as long as ``version`` has not moved and ``dormant_unchanged`` holds; None when the plan does
+    not write all of the generated ones (the table keeps its own values there).
     ``dormant`` holds the ids of the to-dos the plan leaves alone (see ``plan_merge``).
     """
 
@@ -228,9 +228,6 @@ def dormant_unchanged(conn: sqlite3.Connection, plan: MergePlan) -> bool:
     return still == len(plan.dormant)
 
 
-_DORMANT_COLUMNS = ("todo_id", "account_id", "kind", "product_id", "due")  # what the manager's figures count
-
-
 def _stored(conn: sqlite3.Connection, generated: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The stored to-dos as the reconcile needs them, and the ids of the dormant ones.
 
@@ -261,9 +258,8 @@ def _stored(conn: sqlite3.Connection, generated: pd.DataFrame) -> tuple[pd.DataF
             )
         )
     if dormant.any():
-        light = frames_io.read_frame(
-            conn, f"SELECT {', '.join(_DORMANT_COLUMNS)} FROM todos WHERE active = 0"
-        )
+        light = ["todo_id", *(c for c in STANDING if c not in columns)]  # the state is read already
+        light = frames_io.read_frame(conn, f"SELECT {', '.join(light)} FROM todos WHERE active = 0")
         parts.append(state[dormant].merge(light, on="todo_id", how="left"))
     existing = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return existing, state.loc[dormant, "todo_id"]
@@ -310,17 +306,19 @@ def merge_generated(
     return apply_merge(conn, plan_merge(conn, generated, reconcile))
 
 
-STANDING = ("todo_id", "account_id", "kind", "product_id", "due", "active")  # and the state
+STANDING = ("todo_id", "account_id", "kind", "due", "active", "status", "snoozed_until")
+"""What the manager's figures count of each to-do (``MergePlan.standing``)."""
 
 
 def _standing(rows: pd.DataFrame, existing: pd.DataFrame, moved: pd.DataFrame) -> pd.DataFrame | None:
-    """Every to-do as ``apply_merge`` leaves the table (``STANDING`` columns and the state): ``rows`` as
-    written, the stored to-dos the plan does not write (dormant ones) as they were; the state stored,
-    moved, or a new to-do's default. None if ``rows`` lack one of the columns."""
-    if not set(STANDING) <= set(rows.columns):
+    """Every to-do as ``apply_merge`` leaves the table (``STANDING``): ``rows`` as written, the stored
+    to-dos the plan does not write (dormant ones) as they were; the state stored, moved, or a new
+    to-do's default. None if ``rows`` lack one of the generated columns."""
+    written = [c for c in STANDING if c not in STATE]
+    if not set(written) <= set(rows.columns):
         return None
-    table = rows.reindex(columns=list(STANDING))
-    untouched = existing[~is_in(existing["todo_id"], rows["todo_id"])].reindex(columns=list(STANDING))
+    table = rows.reindex(columns=written)
+    untouched = existing[~is_in(existing["todo_id"], rows["todo_id"])].reindex(columns=written)
     if len(untouched):
         if pd.api.types.is_datetime64_any_dtype(table["due"]):  # text beside timestamps costs an object each
             untouched["due"] = pd.to_datetime(untouched["due"], errors="coerce", format="ISO8601")
@@ -332,7 +330,8 @@ def _standing(rows: pd.DataFrame, existing: pd.DataFrame, moved: pd.DataFrame) -
         state.loc[changes.index, ["status", "snoozed_until"]] = changes.astype(object).to_numpy()  # None too
     state["status"] = state["status"].where(state["status"].notna(), "open")
     state["snoozed_until"] = state["snoozed_until"].where(state["snoozed_until"].notna(), None)
-    return table.assign(status=state["status"].to_numpy(), snoozed_until=state["snoozed_until"].to_numpy())
+    table = table.assign(status=state["status"].to_numpy(), snoozed_until=state["snoozed_until"].to_numpy())
+    return table[list(STANDING)]
 
 
 def _state_moves(existing: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:

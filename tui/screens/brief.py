@@ -62,8 +62,6 @@ class BriefScreen(Screen):
         super().__init__()
         self.account_id = account_id
         """The account this brief is about."""
-        self.brief: AccountBrief | None = None
-        self.error = ""
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -83,8 +81,12 @@ class BriefScreen(Screen):
             return
         post_if_current(self, self.Loaded(brief))
 
+    @property
+    def brief(self) -> AccountBrief | None:
+        """The brief once read (its body holds it)."""
+        return self.query_one(BriefBody).brief
+
     async def on_brief_screen_loaded(self, message: Loaded) -> None:
-        self.brief, self.error = message.brief, message.error
         body = self.query_one(BriefBody)
         body.brief, body.error = message.brief, message.error
         await body.recompose()  # the body only: the header and the footer stay as they are
