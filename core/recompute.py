@@ -324,48 +324,53 @@ def recompute(store: Store, as_of: date, progress: Progress | None = None) -> Re
     An import that commits while the analyses read the book would leave results that mix two
     imports: the save then refuses them (``DataChanged``) and the recompute starts over, once.
     """
+    from core.store import swap
+
     report = RecomputeReport(as_of=as_of)
     started = time.perf_counter()
     before = store.query("SELECT account_id, quadrant FROM scores")  # only to count quadrant moves
     run_id = store.start_run("recompute", as_of)
     try:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                results = _compute_and_save(store, as_of, _Steps(STEPS, progress, report), report)
-                break
-            except DataChanged:
-                if attempt == ATTEMPTS:
-                    raise
-                report.restarts += 1
-    except Exception as error:
-        store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
-        if isinstance(error, DataChanged):
+        try:
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    results = _compute_and_save(store, as_of, _Steps(STEPS, progress, report), report)
+                    break
+                except DataChanged:
+                    if attempt == ATTEMPTS:
+                        raise
+                    report.restarts += 1
+        except Exception as error:
+            store.finish_run(run_id, "failed", error=f"{type(error).__name__}: {error}")
+            if isinstance(error, DataChanged):
+                raise RecomputeFailed(
+                    f"The portfolio was imported again during each of {ATTEMPTS} tries; the previous "
+                    "results are kept. Run the recompute again once the imports have finished."
+                ) from error
             raise RecomputeFailed(
-                f"The portfolio was imported again during each of {ATTEMPTS} tries; the previous "
-                "results are kept. Run the recompute again once the imports have finished."
+                f"The recompute failed ({type(error).__name__}: {error}); the previous results are kept."
             ) from error
-        raise RecomputeFailed(
-            f"The recompute failed ({type(error).__name__}: {error}); the previous results are kept."
-        ) from error
-    after = results["scores"]
-    report.quadrant_counts = after["quadrant"].value_counts().to_dict()
-    if not before.empty:
-        moved = before.merge(after, on="account_id", suffixes=("_before", ""))
-        report.quadrant_moves = int((moved["quadrant_before"] != moved["quadrant"]).sum())
-    report.seconds = time.perf_counter() - started
-    store.finish_run(
-        run_id,
-        "ok",
-        summary={
-            "seconds": report.seconds,
-            "steps": report.step_seconds,
-            "rows": report.rows,
-            "quadrant_moves": report.quadrant_moves,
-            "new_todos": report.new_todos,
-            "restarts": report.restarts,
-        },
-    )
-    return report
+        after = results["scores"]
+        report.quadrant_counts = after["quadrant"].value_counts().to_dict()
+        if not before.empty:
+            moved = before.merge(after, on="account_id", suffixes=("_before", ""))
+            report.quadrant_moves = int((moved["quadrant_before"] != moved["quadrant"]).sum())
+        report.seconds = time.perf_counter() - started
+        store.finish_run(
+            run_id,
+            "ok",
+            summary={
+                "seconds": report.seconds,
+                "steps": report.step_seconds,
+                "rows": report.rows,
+                "quadrant_moves": report.quadrant_moves,
+                "new_todos": report.new_todos,
+                "restarts": report.restarts,
+            },
+        )
+        return report
+    finally:
+        swap.sweep_in_background(store.path)  # once the run is logged: the drops hold the write lock
 
 
 def _compute_and_save(store: Store, as_of: date, steps: _Steps, report: RecomputeReport) -> dict:
@@ -404,7 +409,7 @@ def _compute_and_save(store: Store, as_of: date, steps: _Steps, report: Recomput
         keeping.commit()  # the save saw no import since ``version``: what was read is that import's
     finally:
         keeping.discard()
-        stage.close()
+        stage.close(sweep=False)  # ``recompute`` sweeps once the run is logged
     return results
 
 

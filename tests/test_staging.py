@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from core.scoring import reconcile
-from core.store import Store, frames_io, staging, todo_state
+from core.store import Store, frames_io, staging, swap, todo_state
 from core.store.store import DERIVE_TODO_COLUMNS
 
 
@@ -545,6 +545,16 @@ def test_a_recompute_that_stages_every_table_saves_what_one_that_stages_none_sav
         return attach(conn, database)
 
     monkeypatch.setattr(staging, "attached", spy)
+    swapped = []
+    swap_in = swap.swap_in
+
+    def swap_spy(conn, table, *args):
+        done = swap_in(conn, table, *args)
+        if done:
+            swapped.append(table)
+        return done
+
+    monkeypatch.setattr(swap, "swap_in", swap_spy)
     saved = {}
     for min_rows in (1, 10**9):
         monkeypatch.setattr(staging, "MIN_ROWS", min_rows)
@@ -555,6 +565,7 @@ def test_a_recompute_that_stages_every_table_saves_what_one_that_stages_none_sav
         saved[min_rows] = {table: store.result(table) for table in (*RESULT_TABLES, "todos")}
         store.close()
     assert len(attached) == 1  # only the run with MIN_ROWS = 1 staged anything
+    assert {"suggestions", "scores", "score_components", "pricing"} <= set(swapped)  # and swapped them in
     for table in RESULT_TABLES:
         pd.testing.assert_frame_equal(saved[1][table], saved[10**9][table], obj=table)
     columns = ["todo_id", "status", "title", "reason", "priority_score", "due", "active"]

@@ -4,7 +4,8 @@ sqlite3's executemany turns every cell into a Python object: 1.5M score
 components take about 5 s at 100,000 accounts, an import's 10M usage rows
 about 30 s. The ADBC driver writes the same Arrow columns to a scratch SQLite
 file in C several times faster, outside the store's write lock, and one
-INSERT ... SELECT per table copies them in under the lock. The store's own
+INSERT ... SELECT per table copies them in: a result table into a twin that the
+save swaps in (``core.store.swap``), else under the save's lock. The store's own
 transaction stays all-or-nothing; the scratch folder is deleted afterwards,
 whatever happens.
 """
@@ -34,6 +35,7 @@ class TableShape:
 
     sql: str
     columns: tuple[str, ...]
+    indexes: tuple[str, ...] = ()  # its CREATE INDEX statements (not its primary key's)
 
 
 def write_failures() -> tuple[type[Exception], ...]:
@@ -101,10 +103,11 @@ class Scratch:
 
 
 @contextlib.contextmanager
-def appending(database: Scratch) -> Iterator[Callable[[str, pd.DataFrame], None]]:
+def appending(database: Scratch) -> Iterator[Callable[..., None]]:
     """``append`` run by a background thread, so that the driver's writing (in C, without the GIL)
     overlaps the caller's reading of the next batch. At most two frames wait: memory stays bounded.
 
+    ``append(table, frame, then)`` calls ``then(table)`` in that thread once the rows are written.
     A failed append is raised at the next call or on the way out.
     """
     waiting: queue.Queue = queue.Queue(maxsize=2)
@@ -112,19 +115,23 @@ def appending(database: Scratch) -> Iterator[Callable[[str, pd.DataFrame], None]
 
     def work() -> None:
         while (item := waiting.get()) is not None:
+            table, frame, then = item
             if not failures:
                 try:
-                    database.append(*item)
+                    database.append(table, frame)
+                    item = frame = None  # the thread holds no frame while ``then`` runs
+                    if then is not None:
+                        then(table)
                 except BaseException as error:  # handed to the caller's thread
                     failures.append(error)
 
     writer = threading.Thread(target=work, name="scratch-writer", daemon=True)
     writer.start()
 
-    def append(table: str, frame: pd.DataFrame) -> None:
+    def append(table: str, frame: pd.DataFrame, then: Callable[[str], None] | None = None) -> None:
         if failures:
             raise failures[0]
-        waiting.put((table, frame))
+        waiting.put((table, frame, then))
 
     try:
         yield append
@@ -168,12 +175,17 @@ class ResultStage:
     writer and attaches the file for the copy under the write lock. When nothing can be
     written beside the store, no name is staged and the caller inserts every table as usual
     (the store's own write then says why, should it fail too). ``like`` gives the store's
-    declarations of its tables (see ``Scratch``).
+    declarations of its tables (see ``Scratch``); with it, the writer also builds each
+    staged result as a table in the store, ready to be swapped in (``core.store.swap``):
+    ``built`` names them, once ``attached`` has waited for the writer.
     """
 
     def __init__(self, store_path: Path, like: dict[str, TableShape] | None = None) -> None:
         self.names: set[str] = set()
         self.rows: dict[str, int] = {}
+        self.built: dict[str, str] = {}  # result table -> its twin built in the store (written by the writer)
+        self.token = ""  # names the twins: the working folder's own part (see ``core.store.swap``)
+        self._store_path, self._like = store_path, like
         self._released: set[str] = set()
         self._failure: BaseException | None = None
         self._files = contextlib.ExitStack()
@@ -181,6 +193,7 @@ class ResultStage:
         self._database: Scratch | None = None
         try:
             self._database = self._files.enter_context(scratch(store_path, like))
+            self.token = self._database.path.parent.name.removeprefix(f".{store_path.name}.stage-")
             self._append = self._writer.enter_context(appending(self._database))
         except OSError:
             self._database = None
@@ -191,12 +204,15 @@ class ResultStage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(self, name: str, frame: pd.DataFrame) -> None:
-        """Stage ``frame`` as table ``name`` when it is big enough to gain from it (once per name)."""
+    def add(self, name: str, frame: pd.DataFrame, swap: bool = True) -> None:
+        """Stage ``frame`` as table ``name`` when it is big enough to gain from it (once per name).
+
+        ``swap``: a result table that replaces the store's, so its twin is built in the store.
+        """
         if self._database is None or name in self.names or len(frame) < MIN_ROWS:
             return
         try:
-            self._append(name, frame)
+            self._append(name, frame, self._build if swap and self._like is not None else None)
             self.names.add(name)
             self.rows[name] = len(frame)
         except write_failures() as error:
@@ -213,6 +229,19 @@ class ResultStage:
             return frame
         self._released.add(name)
         return frame.iloc[:0]
+
+    def _build(self, table: str) -> None:
+        """In the writer thread: ``table``'s twin in the store, its indexes first built in the scratch file."""
+        from core.store import swap
+
+        shape = self._like.get(table) if self._like else None
+        try:
+            swap.index_scratch(self._database.path, table, list(shape.indexes) if shape else [])
+        except (sqlite3.Error, ValueError):
+            return  # the save copies the staged rows instead
+        built = swap.build(self._store_path, self._database.path, SCHEMA, table, self.token)
+        if built is not None:
+            self.built[table] = built
 
     def _finish(self) -> set[str]:
         """Wait for the writer; the names staged (none if any write failed)."""
@@ -237,10 +266,19 @@ class ResultStage:
         with attached(conn, self._database):
             yield names
 
-    def close(self) -> None:
-        """Stop the writer and delete the scratch file (a failed write no longer matters here)."""
+    def close(self, sweep: bool = True) -> None:
+        """Stop the writer and delete the scratch file (a failed write no longer matters here).
+
+        The twins not swapped in, and the tables the swaps set aside, are dropped in the background,
+        unless ``sweep`` is False: the caller then calls ``swap.sweep_in_background`` once its own
+        writes are done (the drops hold the write lock for a second or two at 100,000 accounts).
+        """
+        from core.store import swap
+
         try:
             with contextlib.suppress(*write_failures()):
                 self._writer.close()
         finally:
             self._files.close()
+            if self.built and sweep:
+                swap.sweep_in_background(self._store_path, self.token)

@@ -50,6 +50,7 @@ BULK_FROM_ACCOUNTS = (
 )
 DERIVE_TODO_COLUMNS = todo_state.STANDING  # what the manager's figures count of each to-do
 _TODO_STAGE = "merged_todos"  # the scratch table of a recompute's to-do rows
+_PREVIOUS = {"score_components": "score_components_prev"}  # results whose last rows are kept beside them
 ANY_VERSION = object()  # write_results without a data-version check
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default WAL size that triggers a checkpoint at commit
 DATA_TABLES = ("accounts", "products", "subscriptions", "contacts", "activities", "nps", "bundles")
@@ -64,9 +65,13 @@ def finish_checkpoints() -> None:
 
     Interrupted (Ctrl-C at exit), it stops waiting: the next connection copies what is left.
     """
+    from core.store import swap
+
     try:
         while _checkpoints:
             _checkpoints.pop().join()
+        while swap.background:
+            swap.background.pop().join()
     except KeyboardInterrupt:
         pass
 
@@ -593,8 +598,9 @@ class Store:
         """Swap in a recompute's results and merge its to-dos, all in one transaction.
 
         The to-dos are reconciled with the stored ones before the write lock, and
-        the big tables written to a scratch file (see ``core.store.staging``), so
-        the store is locked only for the copy. Should the to-dos change in between
+        the big tables written to a scratch file (see ``core.store.staging``) and from
+        there to tables of their own in the store (``core.store.swap``), so the store is
+        locked only for renaming them and for merging the to-dos. Should the to-dos change in between
         (``todo_state.version`` tells), the reconcile runs again under the lock:
         a user's change made while the analysis ran is never overwritten.
         ``derive(todos)`` then computes the tables that count the merged to-dos
@@ -606,7 +612,7 @@ class Store:
         ``data_version()`` said before the results were worked out, None included), nothing is
         written and ``DataChanged`` is raised when an import has committed since.
         """
-        from core.store import staging
+        from core.store import staging, swap
 
         changed: dict[str, int] = {}
         merging = todos is not None and reconcile is not None
@@ -619,7 +625,7 @@ class Store:
             if merging:  # planned while the writer thread writes
                 version = todo_state.version(self.conn)
                 plan = todo_state.plan_merge(self.conn, todos, reconcile)
-                stage.add(_TODO_STAGE, plan.rows)
+                stage.add(_TODO_STAGE, plan.rows, swap=False)
             if planned is not None:
                 planned()
             with stage.attached(self.conn) as staged, self.bulk_writing() as conn:
@@ -628,9 +634,14 @@ class Store:
                         "The portfolio was imported again while the recompute ran; its results "
                         "were not saved, so that they never mix two imports."
                     )
-                if "score_components" in results:  # the brief shows how each component moved
-                    frames_io.rotate(conn, "score_components", "score_components_prev")
                 for table, frame in results.items():
+                    previous = _PREVIOUS.get(table)  # the brief shows how each component moved
+                    built = stage.built.get(table) if table in staged else None
+                    if built is not None and swap.swap_in(conn, table, built, stage.token, previous):
+                        changed[table] = stage.rows[table]
+                        continue
+                    if previous is not None:
+                        frames_io.rotate(conn, table, previous)
                     frames_io.replace_rows(conn, table, frame, staging.SCHEMA if table in staged else None)
                     changed[table] = stage.rows[table] if table in staged else len(frame)
                 if merging:
@@ -652,13 +663,17 @@ class Store:
 
     def result_stage(self):
         """A ``core.store.staging.ResultStage`` beside this store, for ``write_results(stage=...)``."""
-        from core.store import staging
+        from core.store import staging, swap
 
         declared = self.conn.execute(
             "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'"
         ).fetchall()
         like = {
-            name: staging.TableShape(sql, tuple(frames_io.table_columns(self.conn, name)))
+            name: staging.TableShape(
+                sql,
+                tuple(frames_io.table_columns(self.conn, name)),
+                tuple(sql for _, sql in swap.own_indexes(self.conn, name)),
+            )
             for name, sql in declared
         }
         return staging.ResultStage(self.path, like)

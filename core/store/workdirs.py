@@ -55,13 +55,14 @@ def sweep(store_path: Path) -> list[Path]:
     for kind in KINDS:
         for name in glob.glob(glob.escape(str(store_path.parent / f".{store_path.name}.{kind}-")) + "*"):
             folder = Path(name)
-            if folder.is_dir() and _abandoned(folder):
+            if folder.is_dir() and abandoned(folder):
                 shutil.rmtree(folder, ignore_errors=True)
                 swept.append(folder)
     return swept
 
 
-def _abandoned(folder: Path) -> bool:
+def abandoned(folder: Path) -> bool:
+    """True when no living process holds ``folder`` (its lock is free, or it never got one in time)."""
     lock = folder / LOCK
     if not lock.exists():
         return time.time() - folder.stat().st_mtime > GRACE_SECONDS
