@@ -14,6 +14,7 @@ generator's source, so a rerun starts at the import; ``--fresh`` regenerates.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import resource
@@ -136,6 +137,7 @@ def phase_recompute(db: Path) -> dict[str, Any]:
     from core.store import Store
 
     store = Store(db)
+    locked = _lock_timer(store)
     marks: list[tuple[str, float, float]] = []
     cpu = time.process_time()
 
@@ -164,9 +166,29 @@ def phase_recompute(db: Path) -> dict[str, Any]:
         "steps": {name: marks[i + 1][1] - at for i, (name, at, _) in enumerate(marks[:-1])},
         "cpu_steps": {name: marks[i + 1][2] - used for i, (name, _, used) in enumerate(marks[:-1])},
         "timed_steps": dict(report.step_seconds),
+        "lock_seconds": sum(locked),
         "rows": dict(report.rows),
         "load": os.getloadavg()[0],
     }
+
+
+def _lock_timer(store) -> list[float]:
+    """How long each big write holds the store's write lock, commit included (appended per write).
+
+    Another window's to-do change waits that long; the save swaps result tables in (``core.store.swap``).
+    """
+    held: list[float] = []
+    writing = store.bulk_writing
+
+    @contextlib.contextmanager
+    def timed():
+        with writing() as conn:
+            started = time.perf_counter()
+            yield conn
+        held.append(time.perf_counter() - started)
+
+    store.bulk_writing = timed
+    return held
 
 
 def phase_memory(db: Path) -> dict[str, Any]:
@@ -422,6 +444,8 @@ def print_size(report: Report, f: SizeFigures) -> None:
                 ratio_text(seconds, base),
             ]
         )
+        if step == "save" and rc.get("lock_seconds"):
+            rows.append(_side_row("    its write lock, held", wall=seconds_text(rc["lock_seconds"])))
     # What a CSM's daily recompute costs: the store already holds results and to-dos, and the book and
     # usage aggregates the first recompute read are kept (core.store.read_cache).
     if f.again.get("seconds") is not None:
@@ -439,6 +463,8 @@ def print_size(report: Report, f: SizeFigures) -> None:
             )
         )
         rows.append(_side_row("  its save", wall=seconds_text(f.again.get("steps", {}).get("save"))))
+        if f.again.get("lock_seconds"):
+            rows.append(_side_row("  its write lock, held", wall=seconds_text(f.again["lock_seconds"])))
     if b.get("new_file") is not None:  # why saves and imports vary here: see _fresh_writes
         rows.append(
             [
