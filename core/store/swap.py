@@ -190,6 +190,8 @@ def leftovers(conn: sqlite3.Connection, store_path: Path, token: str | None) -> 
 
 def sweep(store_path: Path, token: str | None = None) -> None:
     """Drop the tables ``leftovers`` names, each in a transaction of its own (a big one takes 0.5 s)."""
+    if not store_path.exists():  # deleted meanwhile: connecting would create an empty store
+        return
     try:
         conn = connect(store_path)
     except Exception:  # noqa: BLE001 - a later sweep drops them
