@@ -180,6 +180,8 @@ def compute_all(
         final("scores", scores)
         components = final("score_components", pd.concat([risk_parts, expansion_parts], ignore_index=True))
         del risk, risk_parts, expansion, expansion_parts, account_feats, flags  # no later step reads them
+        if stage is not None:  # past the memory peak: the twins of the results are built from here on
+            stage.start_building()
         todos = steps.run(
             "to-dos", scoring.generate_todos, scores, components, suggestions, book, stamp, settings
         )

@@ -208,3 +208,45 @@ def test_a_table_statement_is_declared_again_under_another_name() -> None:
     assert swap.table_named("CREATE TABLE scores (account_id TEXT PRIMARY KEY)", "n").startswith(
         'CREATE TABLE main."n" (account_id'
     )
+
+
+SAVING_CHILD = """
+import sys
+import pandas as pd
+from core.store import Store
+rows = 30_000
+marker = sys.argv[2]
+store = Store(sys.argv[1])
+store.write_results({
+    "score_components": pd.DataFrame({"account_id": [f"A{i:06d}" for i in range(rows)], "axis": "risk",
+                                      "component": "c", "points": 1.0, "reason": marker}),
+    "scores": pd.DataFrame({"account_id": [f"A{i:06d}" for i in range(rows)], "risk": 1.0, "quadrant": marker}),
+})
+store.close()
+"""
+
+
+def test_two_processes_saving_at_once_each_swap_whole_tables_in(tmp_path: Path) -> None:
+    store = Store(tmp_path / "q.db")
+    store.write_results({"score_components": components()})  # "x'; DROP TABLE todos; --" in every reason
+    store.close()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAVING_CHILD, str(store.path), marker],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for marker in ("first", "second")
+    ]
+    for child in children:
+        assert child.wait(timeout=120) == 0, child.stderr.read()
+    store = Store(store.path)
+    assert store.scalar("PRAGMA integrity_check") == "ok"
+    now = {r[0] for r in store.conn.execute("SELECT DISTINCT reason FROM score_components")}
+    before = {r[0] for r in store.conn.execute("SELECT DISTINCT reason FROM score_components_prev")}
+    assert now in ({"first"}, {"second"}) and before in ({"first"}, {"second"}) and now != before
+    assert {r[0] for r in store.conn.execute("SELECT DISTINCT quadrant FROM scores")} == now
+    for table in ("score_components", "score_components_prev"):
+        assert indexed_columns(store, table) == ["account_id"]
+    assert twins(store) == []

@@ -103,27 +103,47 @@ class Scratch:
 
 
 @contextlib.contextmanager
-def appending(database: Scratch) -> Iterator[Callable[..., None]]:
+def appending(database: Scratch, go: threading.Event | None = None) -> Iterator[Callable[..., None]]:
     """``append`` run by a background thread, so that the driver's writing (in C, without the GIL)
     overlaps the caller's reading of the next batch. At most two frames wait: memory stays bounded.
 
-    ``append(table, frame, then)`` calls ``then(table)`` in that thread once the rows are written.
-    A failed append is raised at the next call or on the way out.
+    ``append(table, frame, then)`` calls ``then(table)`` in that thread once the rows are written,
+    no other frame waits (a waiting frame is memory the caller may have let go of already) and
+    ``go`` is set, when given. A failed append is raised at the next call or on the way out.
     """
     waiting: queue.Queue = queue.Queue(maxsize=2)
     failures: list[BaseException] = []
+    after: list[tuple[Callable[[str], None], str]] = []  # the ``then`` calls still to make
+    if go is None:
+        go = threading.Event()
+        go.set()
+
+    def attempt(step: Callable, *args) -> None:
+        if not failures:
+            try:
+                step(*args)
+            except BaseException as error:  # handed to the caller's thread
+                failures.append(error)
 
     def work() -> None:
-        while (item := waiting.get()) is not None:
+        while True:
+            ready = bool(after) and go.is_set()
+            try:  # a ``then`` call waits for ``go``: look again every 50 ms
+                item = waiting.get(block=not ready, timeout=0.05 if after and not ready else None)
+            except queue.Empty:
+                if ready:
+                    attempt(*after.pop(0))
+                continue
+            if item is None:
+                break
             table, frame, then = item
-            if not failures:
-                try:
-                    database.append(table, frame)
-                    item = frame = None  # the thread holds no frame while ``then`` runs
-                    if then is not None:
-                        then(table)
-                except BaseException as error:  # handed to the caller's thread
-                    failures.append(error)
+            item = None
+            attempt(database.append, table, frame)
+            frame = None
+            if then is not None:
+                after.append((then, table))
+        while after:
+            attempt(*after.pop(0))
 
     writer = threading.Thread(target=work, name="scratch-writer", daemon=True)
     writer.start()
@@ -188,13 +208,14 @@ class ResultStage:
         self._store_path, self._like = store_path, like
         self._released: set[str] = set()
         self._failure: BaseException | None = None
+        self._go = threading.Event()  # twins are built once the save starts (``start_building``)
         self._files = contextlib.ExitStack()
         self._writer = contextlib.ExitStack()
         self._database: Scratch | None = None
         try:
             self._database = self._files.enter_context(scratch(store_path, like))
             self.token = self._database.path.parent.name.removeprefix(f".{store_path.name}.stage-")
-            self._append = self._writer.enter_context(appending(self._database))
+            self._append = self._writer.enter_context(appending(self._database, self._go))
         except OSError:
             self._database = None
 
@@ -230,6 +251,16 @@ class ResultStage:
         self._released.add(name)
         return frame.iloc[:0]
 
+    def start_building(self) -> None:
+        """Let the writer build the twins (the save does, at the latest).
+
+        A recompute lets it once its scores are final: built from the start, the twins took
+        CPU from the analyses at their memory peak, which then lasted longer (the trust
+        helper's peak overlapped it more often); from there on they overlap the to-dos,
+        the pricing and the planning of the to-do merge.
+        """
+        self._go.set()
+
     def _build(self, table: str) -> None:
         """In the writer thread: ``table``'s twin in the store, its indexes first built in the scratch file."""
         from core.store import swap
@@ -237,7 +268,7 @@ class ResultStage:
         shape = self._like.get(table) if self._like else None
         try:
             swap.index_scratch(self._database.path, table, list(shape.indexes) if shape else [])
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, ValueError, OSError):
             return  # the save copies the staged rows instead
         built = swap.build(self._store_path, self._database.path, SCHEMA, table, self.token)
         if built is not None:

@@ -622,6 +622,7 @@ class Store:
                 stage = cleanup.enter_context(self.result_stage())
             for table, frame in results.items():
                 stage.add(table, frame)
+            stage.start_building()
             if merging:  # planned while the writer thread writes
                 version = todo_state.version(self.conn)
                 plan = todo_state.plan_merge(self.conn, todos, reconcile)
