@@ -250,3 +250,9 @@ def test_two_processes_saving_at_once_each_swap_whole_tables_in(tmp_path: Path) 
     for table in ("score_components", "score_components_prev"):
         assert indexed_columns(store, table) == ["account_id"]
     assert twins(store) == []
+
+
+def test_a_stage_folder_deleted_while_the_sweep_looks_counts_as_abandoned(tmp_path: Path) -> None:
+    from core.store import workdirs
+
+    assert workdirs.abandoned(tmp_path / ".q.db.stage-gone")

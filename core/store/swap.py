@@ -199,7 +199,7 @@ def sweep(store_path: Path, token: str | None = None) -> None:
     try:
         for name in leftovers(conn, store_path, token):
             conn.execute(f"DROP TABLE IF EXISTS main.{quote(name)}")
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):
         pass  # a later sweep drops them
     finally:
         conn.close()

@@ -62,10 +62,18 @@ def sweep(store_path: Path) -> list[Path]:
 
 
 def abandoned(folder: Path) -> bool:
-    """True when no living process holds ``folder`` (its lock is free, or it never got one in time)."""
+    """True when no living process holds ``folder`` (its lock is free, or it never got one in time).
+
+    Where locks cannot tell (no ``fcntl``), every folder counts as held.
+    """
+    if fcntl is None:
+        return False
     lock = folder / LOCK
     if not lock.exists():
-        return time.time() - folder.stat().st_mtime > GRACE_SECONDS
+        try:
+            return time.time() - folder.stat().st_mtime > GRACE_SECONDS
+        except OSError:  # deleted meanwhile by its process
+            return True
     with contextlib.suppress(OSError), open(lock, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
