@@ -276,12 +276,22 @@ def staged_copy(conn: sqlite3.Connection, table: str, columns: Sequence, staged:
     return f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM "{staged}"."{table}"'
 
 
-def _schema(conn: sqlite3.Connection, kind: str, table: str) -> list[tuple[str, str]]:
+def quote(name: str) -> str:
+    """``name`` as an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _schema(conn: sqlite3.Connection, kind: str, table: str, schema: str = "main") -> list[tuple[str, str]]:
     """(name, CREATE statement) of ``table`` itself or of its own indexes (not primary keys)."""
     return conn.execute(
-        "SELECT name, sql FROM main.sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL",
+        f"SELECT name, sql FROM {schema}.sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL",
         [kind, table],
     ).fetchall()
+
+
+def own_indexes(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[tuple[str, str]]:
+    """(name, CREATE statement) of ``table``'s declared indexes (not those of its primary key)."""
+    return _schema(conn, "index", table, schema)
 
 
 def rotate(conn: sqlite3.Connection, table: str, previous: str) -> None:
@@ -292,7 +302,7 @@ def rotate(conn: sqlite3.Connection, table: str, previous: str) -> None:
     of two names each (the moved ones keep theirs). Inside the caller's transaction.
     """
     table_sql = _schema(conn, "table", table)[0][1]
-    indexes = _schema(conn, "index", table)
+    indexes = own_indexes(conn, table)
     conn.execute(f'DROP TABLE IF EXISTS main."{previous}"')  # and its indexes
     conn.execute(f'ALTER TABLE main."{table}" RENAME TO "{previous}"')
     conn.execute(table_sql)
@@ -328,7 +338,7 @@ def indexes_rebuilt(conn: sqlite3.Connection, table: str) -> Iterator[None]:
     One sorted build is several times cheaper than updating an index row by row.
     Primary keys stay: they are part of the table.
     """
-    indexes = _schema(conn, "index", table)
+    indexes = own_indexes(conn, table)
     for name, _ in indexes:
         conn.execute(f'DROP INDEX main."{name}"')
     yield

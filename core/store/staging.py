@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.store.frames_io import arrow_table, column_declarations, records
+from core.store.frames_io import arrow_table, column_declarations, quote, records
 from core.store.workdirs import WorkFolder
 
 SCHEMA = "stage"
@@ -74,7 +74,7 @@ class Scratch:
                 self._create(plain.execute, table, frame)
                 marks = ", ".join("?" for _ in names)
                 plain.execute("BEGIN")
-                columns = ", ".join(_quote(c) for c in names)
+                columns = ", ".join(quote(c) for c in names)
                 plain.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', records(frame))
                 plain.execute("COMMIT")
             return
@@ -88,7 +88,7 @@ class Scratch:
         names = [str(c) for c in frame.columns]
         if table not in self.columns:
             if self.like is None:
-                execute(f'CREATE TABLE "{table}" ({", ".join(_quote(c) for c in names)})')
+                execute(f'CREATE TABLE "{table}" ({", ".join(quote(c) for c in names)})')
             elif table not in self.like:  # as ``frames_io.ensure_table`` will create it in the store
                 execute(f'CREATE TABLE "{table}" ({column_declarations(frame, names)})')
             else:  # as the store declares it, with the columns ``ensure_table`` will add
@@ -162,10 +162,6 @@ def appending(database: Scratch, go: threading.Event | None = None) -> Iterator[
         raise failures[0]
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 @contextlib.contextmanager
 def scratch(store_path: Path, like: dict[str, TableShape] | None = None) -> Iterator[Scratch]:
     """A scratch database in a folder of its own beside the store, removed on the way out."""
@@ -208,7 +204,7 @@ class ResultStage:
         self._store_path, self._like = store_path, like
         self._released: set[str] = set()
         self._failure: BaseException | None = None
-        self._go = threading.Event()  # twins are built once the save starts (``start_building``)
+        self._go = threading.Event()  # twins wait for it (``start_building``)
         self._files = contextlib.ExitStack()
         self._writer = contextlib.ExitStack()
         self._database: Scratch | None = None

@@ -664,7 +664,7 @@ class Store:
 
     def result_stage(self):
         """A ``core.store.staging.ResultStage`` beside this store, for ``write_results(stage=...)``."""
-        from core.store import staging, swap
+        from core.store import staging
 
         declared = self.conn.execute(
             "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'"
@@ -673,7 +673,7 @@ class Store:
             name: staging.TableShape(
                 sql,
                 tuple(frames_io.table_columns(self.conn, name)),
-                tuple(sql for _, sql in swap.own_indexes(self.conn, name)),
+                tuple(sql for _, sql in frames_io.own_indexes(self.conn, name)),
             )
             for name, sql in declared
         }

@@ -24,11 +24,11 @@ from pathlib import Path
 
 from core.store import workdirs
 from core.store.connection import connect
+from core.store.frames_io import own_indexes, quote
 
 NEXT, OLD = "_next_", "_old_"
-_SUFFIX = (
-    "__"  # an index of a table built beside its live twin takes a free name: base, base__alt, base__2, ...
-)
+# An index of a table built beside its live twin takes a free name: base, base__alt, base__2, ...
+_SUFFIX = "__"
 _TABLE_NAME = re.compile(r'^\s*CREATE\s+TABLE\s+(?:"(?:[^"]|"")+"|\S+?)\s*\(', re.IGNORECASE)
 _INDEX_HEAD = re.compile(
     r'^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"(?:[^"]|"")+"|\S+)\s+ON\s+'
@@ -37,10 +37,6 @@ _INDEX_HEAD = re.compile(
 )
 
 background: list[threading.Thread] = []  # sweeps in progress, waited for with the checkpoints
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def next_name(token: str, table: str) -> str:
@@ -67,14 +63,6 @@ def index_on(sql: str, name: str, table: str, schema: str = "main") -> str:
     return renamed
 
 
-def own_indexes(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[tuple[str, str]]:
-    """(name, CREATE statement) of ``table``'s declared indexes (not those of its primary key)."""
-    return conn.execute(
-        f"SELECT name, sql FROM {schema}.sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-        [table],
-    ).fetchall()
-
-
 def _free_index_name(taken: set[str], name: str) -> str:
     base = name.split(_SUFFIX)[0]
     for candidate in (base, f"{base}{_SUFFIX}alt", *(f"{base}{_SUFFIX}{n}" for n in range(2, 1000))):
@@ -96,9 +84,8 @@ def build(store_path: Path, scratch_path: Path, schema: str, table: str, token: 
     except Exception:  # noqa: BLE001 - the save's own copy reports what is wrong with the store
         return None
     try:
-        conn.execute(
-            "PRAGMA wal_autocheckpoint = 0"
-        )  # the save's checkpoint copies these pages (``Store.bulk_writing``)
+        # The save's checkpoint copies these pages into the file (``Store.bulk_writing``).
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.execute(f"ATTACH DATABASE ? AS {schema}", [str(scratch_path)])
         try:
             sql = conn.execute(
